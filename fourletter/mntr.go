@@ -1,0 +1,195 @@
+package fourletter
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// Mntr is a parsed `mntr` reply: the string fields ZooKeeper always sends and
+// every numeric sample in the order received.
+type Mntr struct {
+	Version     string // zk_version, whole (e.g. "3.8.0-..., built on ...")
+	ServerState string // zk_server_state: leader, follower, observer, standalone, read-only
+	PeerState   string // zk_peer_state (3.6+), e.g. "following - broadcast"
+	Samples     []Sample
+	// Malformed counts lines that were skipped: no separator, a bad label
+	// block, a value that is not a number, or a key seen before.
+	Malformed int
+}
+
+// Sample is one numeric mntr line. Key keeps ZooKeeper's spelling without the
+// "zk_" prefix; Labels holds a `{k="v",...}` block when the server sends one
+// (3.6+ with the Prometheus metrics provider).
+type Sample struct {
+	Key    string
+	Labels []Label
+	Value  float64
+}
+
+// Label is one name/value pair of a labelled mntr key.
+type Label struct {
+	Name, Value string
+}
+
+// Value returns the first sample with key and no labels.
+func (m Mntr) Value(key string) (float64, bool) {
+	for _, s := range m.Samples {
+		if s.Key == key && len(s.Labels) == 0 {
+			return s.Value, true
+		}
+	}
+	return 0, false
+}
+
+// mntrStringKeys are the keys whose values are text, not numbers.
+var mntrStringKeys = map[string]bool{"version": true, "server_state": true, "peer_state": true}
+
+// ParseMntr parses a `mntr` reply line by line. A malformed line is skipped
+// and counted; only a reply with no usable line at all is an error.
+func ParseMntr(r io.Reader) (Mntr, error) {
+	var m Mntr
+	seen := make(map[string]struct{})
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 4096), MaxResponseBytes)
+	lines := 0
+	for sc.Scan() {
+		line := strings.TrimRight(sc.Text(), "\r")
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		lines++
+		rawKey, value, ok := cutMntrLine(line)
+		if !ok || !strings.HasPrefix(rawKey, "zk_") {
+			m.Malformed++
+			continue
+		}
+		rawKey = rawKey[len("zk_"):]
+		if _, dup := seen[rawKey]; dup {
+			m.Malformed++
+			continue
+		}
+		seen[rawKey] = struct{}{}
+		if mntrStringKeys[rawKey] {
+			switch rawKey {
+			case "version":
+				m.Version = value
+			case "server_state":
+				m.ServerState = value
+			case "peer_state":
+				m.PeerState = value
+			}
+			continue
+		}
+		key, labels, ok := splitLabels(rawKey)
+		if !ok || !validKey(key) {
+			m.Malformed++
+			continue
+		}
+		v, err := strconv.ParseFloat(value, 64)
+		if err != nil {
+			m.Malformed++
+			continue
+		}
+		m.Samples = append(m.Samples, Sample{Key: key, Labels: labels, Value: v})
+	}
+	if err := sc.Err(); err != nil {
+		return m, fmt.Errorf("reading mntr: %w", err)
+	}
+	if m.ServerState == "" && len(m.Samples) == 0 {
+		if lines == 0 {
+			return m, ErrEmptyResponse
+		}
+		return m, fmt.Errorf("mntr: none of %d lines is a zk_ key and value", lines)
+	}
+	return m, nil
+}
+
+// cutMntrLine splits "key<TAB>value". The separator is a tab; a space is
+// accepted when there is no tab, outside a label block, so that hand-typed
+// replies still parse.
+func cutMntrLine(line string) (key, value string, ok bool) {
+	if k, v, found := strings.Cut(line, "\t"); found {
+		return strings.TrimSpace(k), strings.TrimSpace(v), k != ""
+	}
+	depth := 0
+	for i, c := range line {
+		switch c {
+		case '{':
+			depth++
+		case '}':
+			depth--
+		case ' ':
+			if depth == 0 {
+				return line[:i], strings.TrimSpace(line[i+1:]), i > 0
+			}
+		}
+	}
+	return "", "", false
+}
+
+// splitLabels parses `name{a="x",b="y"}` into the name and its labels.
+func splitLabels(s string) (string, []Label, bool) {
+	open := strings.IndexByte(s, '{')
+	if open < 0 {
+		return s, nil, true
+	}
+	if !strings.HasSuffix(s, "}") {
+		return "", nil, false
+	}
+	name, body := s[:open], s[open+1:len(s)-1]
+	var labels []Label
+	for body != "" {
+		eq := strings.IndexByte(body, '=')
+		if eq <= 0 || eq+1 >= len(body) || body[eq+1] != '"' {
+			return "", nil, false
+		}
+		lname := strings.TrimSpace(body[:eq])
+		if !validKey(lname) {
+			return "", nil, false
+		}
+		// Find the closing quote, honouring backslash escapes.
+		rest := body[eq+2:]
+		var val strings.Builder
+		end := -1
+		for i := 0; i < len(rest); i++ {
+			if rest[i] == '\\' && i+1 < len(rest) {
+				i++
+				switch rest[i] {
+				case 'n':
+					val.WriteByte('\n')
+				default:
+					val.WriteByte(rest[i])
+				}
+				continue
+			}
+			if rest[i] == '"' {
+				end = i
+				break
+			}
+			val.WriteByte(rest[i])
+		}
+		if end < 0 {
+			return "", nil, false
+		}
+		labels = append(labels, Label{Name: lname, Value: val.String()})
+		body = strings.TrimPrefix(strings.TrimSpace(rest[end+1:]), ",")
+		body = strings.TrimSpace(body)
+	}
+	return name, labels, true
+}
+
+// validKey accepts what can become part of a Prometheus metric or label name.
+func validKey(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if c != '_' && (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
+}

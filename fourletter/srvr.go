@@ -1,0 +1,143 @@
+package fourletter
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// Srvr is a parsed `srvr` (or `stat`) reply. srvr is the one word every
+// server since 3.5.3 allows by default, and the only one with the zxid.
+type Srvr struct {
+	Version     string
+	LatencyMin  float64 // milliseconds
+	LatencyAvg  float64 // milliseconds; an integer before 3.6
+	LatencyMax  float64 // milliseconds
+	Received    float64
+	Sent        float64
+	Connections float64
+	Outstanding float64
+	Zxid        uint64
+	Mode        string // leader, follower, observer, standalone, read-only
+	NodeCount   float64
+	ReadOnly    bool // "READ-ONLY mode; serving only read-only clients"
+	// HasLatency and friends say which optional lines were present, so a
+	// missing line is never mistaken for a zero.
+	HasLatency, HasReceived, HasSent, HasConnections, HasOutstanding, HasZxid, HasNodeCount bool
+	Malformed                                                                               int
+}
+
+// ZxidEpoch is the high 32 bits of the zxid: it rises at every election.
+func (s Srvr) ZxidEpoch() uint64 { return s.Zxid >> 32 }
+
+// ZxidCounter is the low 32 bits: transactions within the epoch.
+func (s Srvr) ZxidCounter() uint64 { return s.Zxid & 0xffffffff }
+
+// ParseSrvr parses `srvr` or `stat`. The Mode line is required: without it the
+// reply says nothing about the member's role.
+func ParseSrvr(r io.Reader) (Srvr, error) {
+	var s Srvr
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 4096), MaxResponseBytes)
+	inClients := false
+	hasMode := false
+	for sc.Scan() {
+		line := strings.TrimRight(sc.Text(), "\r")
+		if inClients {
+			// stat's Clients: block runs until an empty line.
+			if strings.TrimSpace(line) == "" {
+				inClients = false
+			}
+			continue
+		}
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		if strings.HasPrefix(line, "READ-ONLY mode") {
+			s.ReadOnly = true
+			continue
+		}
+		key, value, ok := strings.Cut(line, ":")
+		if !ok {
+			s.Malformed++
+			continue
+		}
+		value = strings.TrimSpace(value)
+		var err error
+		switch key {
+		case "Zookeeper version":
+			s.Version = value
+		case "Clients":
+			inClients = true
+		case "Latency min/avg/max":
+			err = parseTriple(value, &s.LatencyMin, &s.LatencyAvg, &s.LatencyMax)
+			s.HasLatency = err == nil
+		case "Received":
+			s.Received, err = parseNumber(value)
+			s.HasReceived = err == nil
+		case "Sent":
+			s.Sent, err = parseNumber(value)
+			s.HasSent = err == nil
+		case "Connections":
+			s.Connections, err = parseNumber(value)
+			s.HasConnections = err == nil
+		case "Outstanding":
+			s.Outstanding, err = parseNumber(value)
+			s.HasOutstanding = err == nil
+		case "Zxid":
+			s.Zxid, err = ParseZxid(value)
+			s.HasZxid = err == nil
+		case "Mode":
+			s.Mode = value
+			hasMode = value != ""
+		case "Node count":
+			s.NodeCount, err = parseNumber(value)
+			s.HasNodeCount = err == nil
+		case "Proposal sizes last/min/max":
+			// Leader only; mntr has the same values with better names.
+		default:
+			// Unknown lines from newer versions are not malformed.
+		}
+		if err != nil {
+			s.Malformed++
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return s, fmt.Errorf("reading srvr: %w", err)
+	}
+	if !hasMode {
+		return s, errors.New("srvr: no Mode line")
+	}
+	return s, nil
+}
+
+// ParseZxid parses a zxid as srvr prints it ("0x100000060").
+func ParseZxid(s string) (uint64, error) {
+	s = strings.TrimSpace(s)
+	hex, ok := strings.CutPrefix(s, "0x")
+	if !ok {
+		return 0, fmt.Errorf("zxid %q: no 0x prefix", s)
+	}
+	return strconv.ParseUint(hex, 16, 64)
+}
+
+func parseNumber(s string) (float64, error) {
+	return strconv.ParseFloat(strings.TrimSpace(s), 64)
+}
+
+func parseTriple(s string, a, b, c *float64) error {
+	parts := strings.Split(s, "/")
+	if len(parts) != 3 {
+		return fmt.Errorf("%q: want three values separated by /", s)
+	}
+	var err error
+	for i, dst := range []*float64{a, b, c} {
+		if *dst, err = parseNumber(parts[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,167 @@
+// Package fakezk is a fake four-letter-word server for tests: it answers
+// canned replies and misbehaves on purpose (stalls, drips, resets) in ways a
+// real ZooKeeper can, or that no real one can but the network might.
+package fakezk
+
+import (
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// Behaviour says how the server answers one command.
+type Behaviour int
+
+const (
+	// Answer writes the reply and closes, as ZooKeeper does.
+	Answer Behaviour = iota
+	// Stall accepts, reads the command and never answers (a SIGSTOPped JVM).
+	Stall
+	// Drip writes the reply one byte at a time, DripInterval apart.
+	Drip
+	// CloseAtOnce closes without writing a byte.
+	CloseAtOnce
+	// Reset closes with a TCP RST.
+	Reset
+	// HalfThenStall writes the first half of the reply, then stalls.
+	HalfThenStall
+)
+
+// Server is a fake ZooKeeper client port on 127.0.0.1.
+type Server struct {
+	ln           net.Listener
+	mu           sync.Mutex
+	replies      map[string][]byte
+	behaviour    map[string]Behaviour
+	DripInterval time.Duration
+	conns        atomic.Int64
+	counts       sync.Map // command -> *atomic.Int64
+	wg           sync.WaitGroup
+	done         chan struct{}
+}
+
+// New starts a server closed by t.Cleanup.
+func New(t testing.TB) *Server {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("fakezk: listen: %v", err)
+	}
+	s := &Server{ln: ln, replies: map[string][]byte{}, behaviour: map[string]Behaviour{},
+		DripInterval: 100 * time.Millisecond, done: make(chan struct{})}
+	s.wg.Add(1)
+	go s.serve()
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Addr is the host:port to poll.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Set makes cmd answer reply with behaviour b. A command never Set gets 0
+// bytes, as ZooKeeper does for a word it does not know.
+func (s *Server) Set(cmd string, reply []byte, b Behaviour) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.replies[cmd] = reply
+	s.behaviour[cmd] = b
+}
+
+// SetAll makes every command in replies answer with behaviour b.
+func (s *Server) SetAll(replies map[string][]byte, b Behaviour) {
+	for cmd, r := range replies {
+		s.Set(cmd, r, b)
+	}
+}
+
+// Connections is the number of connections accepted so far.
+func (s *Server) Connections() int64 { return s.conns.Load() }
+
+// Count is how many times cmd was asked.
+func (s *Server) Count(cmd string) int64 {
+	if v, ok := s.counts.Load(cmd); ok {
+		return v.(*atomic.Int64).Load()
+	}
+	return 0
+}
+
+// Close stops the server and every connection it holds.
+func (s *Server) Close() {
+	select {
+	case <-s.done:
+		return
+	default:
+	}
+	close(s.done)
+	s.ln.Close()
+	s.wg.Wait()
+}
+
+func (s *Server) serve() {
+	defer s.wg.Done()
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			return
+		}
+		s.conns.Add(1)
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.handle(c)
+		}()
+	}
+}
+
+func (s *Server) handle(c net.Conn) {
+	defer c.Close()
+	// Close the connection when the server stops, so stalls end in tests.
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		select {
+		case <-s.done:
+			c.Close()
+		case <-stop:
+		}
+	}()
+	buf := make([]byte, 4)
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadFull(c, buf); err != nil {
+		return
+	}
+	cmd := string(buf)
+	v, _ := s.counts.LoadOrStore(cmd, new(atomic.Int64))
+	v.(*atomic.Int64).Add(1)
+	s.mu.Lock()
+	reply, b := s.replies[cmd], s.behaviour[cmd]
+	s.mu.Unlock()
+	switch b {
+	case Answer:
+		c.Write(reply)
+	case Stall:
+		<-s.done
+	case Drip:
+		for i := range reply {
+			if _, err := c.Write(reply[i : i+1]); err != nil {
+				return
+			}
+			select {
+			case <-s.done:
+				return
+			case <-time.After(s.DripInterval):
+			}
+		}
+	case CloseAtOnce:
+	case Reset:
+		if tc, ok := c.(*net.TCPConn); ok {
+			tc.SetLinger(0)
+		}
+	case HalfThenStall:
+		c.Write(reply[:len(reply)/2])
+		<-s.done
+	}
+}
