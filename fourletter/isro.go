@@ -17,4 +17,3 @@ func ParseIsro(body []byte) (string, error) {
 		return "", fmt.Errorf("isro: unexpected reply %q", truncate(s, 64))
 	}
 }
-

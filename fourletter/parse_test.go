@@ -337,7 +337,7 @@ func TestRuokIsroVersion(t *testing.T) {
 	}
 	for in, want := range map[string]string{
 		"3.8.0-${mvngit.commit.id}, built on 2024-12-29 17:54 UTC": "3.8.0",
-		"3.4.6--1, built on 06/16/2015 22:50 GMT":                   "3.4.6",
+		"3.4.6--1, built on 06/16/2015 22:50 GMT":                  "3.4.6",
 		"garbage": "",
 	} {
 		if got := ShortVersion(in); got != want {
@@ -348,8 +348,8 @@ func TestRuokIsroVersion(t *testing.T) {
 
 func TestRefusal(t *testing.T) {
 	for in, want := range map[string]error{
-		"This ZooKeeper instance is not currently serving requests\n": ErrNotServing,
-		"mntr is not executed because it is not in the whitelist.\n":  ErrNotWhitelisted,
+		"This ZooKeeper instance is not currently serving requests\n":             ErrNotServing,
+		"mntr is not executed because it is not in the whitelist.\n":              ErrNotWhitelisted,
 		"Mode: leader\nfoo is not executed because it is not in the whitelist.\n": nil,
 		"imok": nil,
 	} {

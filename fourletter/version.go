@@ -15,4 +15,3 @@ var semver = regexp.MustCompile(`^\d+\.\d+\.\d+`)
 func ShortVersion(v string) string {
 	return semver.FindString(strings.TrimSpace(v))
 }
-
