@@ -1,0 +1,333 @@
+// Package config holds the ensembles to watch: from flags (one ensemble) or
+// from a YAML file (many), decoded strictly so a typo is an error, not a
+// silently ignored key.
+package config
+
+import (
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// DefaultPort is ZooKeeper's client port.
+const DefaultPort = "2181"
+
+// Config is every ensemble the exporter watches.
+type Config struct {
+	Ensembles []Ensemble `yaml:"ensembles"`
+}
+
+// Ensemble is one ZooKeeper ensemble: its members are polled together and
+// give one snapshot.
+type Ensemble struct {
+	Name     string   `yaml:"name"`
+	Servers  []Member `yaml:"servers"`
+	Timeout  Duration `yaml:"timeout"`
+	Discover bool     `yaml:"discover"`
+	TLS      *TLS     `yaml:"tls"`
+}
+
+// Member is one server as configured: "host:port" or "host:port:observer".
+type Member struct {
+	Address  string // host:port, the `server` label
+	Observer bool
+}
+
+// TLS describes how to reach ZooKeeper's secure client port.
+type TLS struct {
+	CAFile             string `yaml:"ca_file"`
+	CertFile           string `yaml:"cert_file"`
+	KeyFile            string `yaml:"key_file"`
+	ServerName         string `yaml:"server_name"`
+	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
+}
+
+// Duration is a time.Duration written as "2s", "500ms" in YAML.
+type Duration time.Duration
+
+// Defaults are the flag values a YAML ensemble inherits.
+type Defaults struct {
+	Timeout  time.Duration
+	Discover bool
+	TLS      *TLS
+}
+
+// UnmarshalYAML parses a Go duration string.
+func (d *Duration) UnmarshalYAML(node *yaml.Node) error {
+	var s string
+	if err := node.Decode(&s); err != nil {
+		return fmt.Errorf("line %d: timeout: %w", node.Line, err)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil || v <= 0 {
+		return fmt.Errorf("line %d: timeout %q: want a positive duration such as 2s", node.Line, s)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// UnmarshalYAML parses "host:port[:observer]".
+func (m *Member) UnmarshalYAML(node *yaml.Node) error {
+	var s string
+	if err := node.Decode(&s); err != nil {
+		return fmt.Errorf("line %d: servers: want a string such as zk1:2181 or zk9:2181:observer", node.Line)
+	}
+	member, err := ParseMember(s)
+	if err != nil {
+		return fmt.Errorf("line %d: servers: %w", node.Line, err)
+	}
+	*m = member
+	return nil
+}
+
+// ParseServers splits a comma- or space-separated list of
+// host[:port][:observer] entries. The space-separated form is Apigee Edge's
+// ZK_HOSTS, so --zookeeper.servers="$ZK_HOSTS" works as it is.
+func ParseServers(s string) ([]Member, error) {
+	fields := strings.FieldsFunc(s, func(r rune) bool {
+		return r == ',' || r == ' ' || r == '\t' || r == '\n'
+	})
+	if len(fields) == 0 {
+		return nil, errors.New("no server given")
+	}
+	members := make([]Member, 0, len(fields))
+	seen := map[string]bool{}
+	for _, f := range fields {
+		m, err := ParseMember(f)
+		if err != nil {
+			return nil, err
+		}
+		if seen[m.Address] {
+			return nil, fmt.Errorf("server %q is listed twice", m.Address)
+		}
+		seen[m.Address] = true
+		members = append(members, m)
+	}
+	return members, nil
+}
+
+// ParseMember parses one host[:port][:observer|:participant] entry. IPv6
+// hosts are bracketed: [::1]:2181.
+func ParseMember(s string) (Member, error) {
+	s = strings.TrimSpace(s)
+	var m Member
+	rest := s
+	if base, role, ok := cutRole(rest); ok {
+		rest = base
+		m.Observer = role == "observer"
+	}
+	host, port := rest, DefaultPort
+	if strings.HasPrefix(rest, "[") {
+		end := strings.IndexByte(rest, ']')
+		if end < 0 {
+			return Member{}, fmt.Errorf("server %q: unclosed [ in IPv6 address", s)
+		}
+		host = rest[1:end]
+		switch tail := rest[end+1:]; {
+		case tail == "":
+		case strings.HasPrefix(tail, ":"):
+			port = tail[1:]
+		default:
+			return Member{}, fmt.Errorf("server %q: unexpected %q after ]", s, tail)
+		}
+	} else if h, p, ok := strings.Cut(rest, ":"); ok {
+		if strings.Contains(p, ":") {
+			return Member{}, fmt.Errorf("server %q: want host[:port][:observer] (bracket IPv6 addresses)", s)
+		}
+		host, port = h, p
+	}
+	if host == "" {
+		return Member{}, fmt.Errorf("server %q: empty host", s)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return Member{}, fmt.Errorf("server %q: port %q is not a number from 1 to 65535", s, port)
+	}
+	m.Address = net.JoinHostPort(host, port)
+	return m, nil
+}
+
+func cutRole(s string) (string, string, bool) {
+	i := strings.LastIndexByte(s, ':')
+	if i < 0 {
+		return s, "", false
+	}
+	switch role := strings.ToLower(s[i+1:]); role {
+	case "observer", "participant":
+		return s[:i], role, true
+	}
+	return s, "", false
+}
+
+// Voters and Observers count the configured roles.
+func (e Ensemble) Voters() int {
+	n := 0
+	for _, m := range e.Servers {
+		if !m.Observer {
+			n++
+		}
+	}
+	return n
+}
+
+// Observers counts the members configured as observers.
+func (e Ensemble) Observers() int { return len(e.Servers) - e.Voters() }
+
+// Load reads and validates a YAML file; the defaults fill what an ensemble
+// leaves out.
+func Load(path string, d Defaults) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := Decode(bytes.NewReader(data), d)
+	if err != nil {
+		return nil, fmt.Errorf("config file %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// Decode parses YAML strictly: unknown keys and a second document are errors,
+// and errors name the line.
+func Decode(r io.Reader, d Defaults) (*Config, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	var cfg Config
+	if err := dec.Decode(&cfg); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, errors.New("empty file: want a list under ensembles:")
+		}
+		return nil, cleanYAMLError(err)
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return nil, errors.New("more than one YAML document")
+	}
+	// Line numbers for the checks below, which yaml cannot make.
+	var root yaml.Node
+	_ = yaml.Unmarshal(data, &root)
+	lines := ensembleLines(&root)
+	if len(cfg.Ensembles) == 0 {
+		return nil, errors.New("no ensemble: want a list under ensembles:")
+	}
+	names := map[string]int{}
+	for i := range cfg.Ensembles {
+		e := &cfg.Ensembles[i]
+		where := fmt.Sprintf("line %d: ensembles[%d]", lines[i], i)
+		if e.Name == "" {
+			return nil, fmt.Errorf("%s: name is required", where)
+		}
+		if first, dup := names[e.Name]; dup {
+			return nil, fmt.Errorf("%s: name %q is already used by ensembles[%d]", where, e.Name, first)
+		}
+		names[e.Name] = i
+		if len(e.Servers) == 0 {
+			return nil, fmt.Errorf("%s (%s): servers is required", where, e.Name)
+		}
+		seen := map[string]bool{}
+		for _, m := range e.Servers {
+			if seen[m.Address] {
+				return nil, fmt.Errorf("%s (%s): server %q is listed twice", where, e.Name, m.Address)
+			}
+			seen[m.Address] = true
+		}
+		if e.Discover {
+			return nil, fmt.Errorf("%s (%s): discover is not supported by this version yet", where, e.Name)
+		}
+		if e.Timeout == 0 {
+			e.Timeout = Duration(d.Timeout)
+		}
+		if e.TLS == nil {
+			e.TLS = d.TLS
+		}
+		if e.TLS != nil {
+			if _, err := e.TLS.Build(); err != nil {
+				return nil, fmt.Errorf("%s (%s): tls: %w", where, e.Name, err)
+			}
+		}
+	}
+	return &cfg, nil
+}
+
+// cleanYAMLError drops yaml's "yaml: unmarshal errors:" header so the
+// message reads "line 4: field tiemout not found in type config.Ensemble".
+func cleanYAMLError(err error) error {
+	msg := err.Error()
+	msg = strings.TrimPrefix(msg, "yaml: unmarshal errors:\n")
+	msg = strings.TrimPrefix(msg, "yaml: ")
+	lines := strings.Split(msg, "\n")
+	for i := range lines {
+		lines[i] = strings.TrimSpace(lines[i])
+	}
+	return errors.New(strings.Join(lines, "; "))
+}
+
+// ensembleLines returns the line of each item under "ensembles".
+func ensembleLines(root *yaml.Node) []int {
+	lines := make([]int, 0)
+	if len(root.Content) == 0 || root.Content[0].Kind != yaml.MappingNode {
+		return lines
+	}
+	top := root.Content[0]
+	for i := 0; i+1 < len(top.Content); i += 2 {
+		if top.Content[i].Value == "ensembles" {
+			for _, item := range top.Content[i+1].Content {
+				lines = append(lines, item.Line)
+			}
+		}
+	}
+	return append(lines, make([]int, 1024)...) // never index out of range
+}
+
+// Build turns the TLS settings into a client configuration. Verification is
+// on unless insecure_skip_verify says otherwise.
+func (t *TLS) Build() (*tls.Config, error) {
+	if t == nil {
+		return nil, nil
+	}
+	cfg := &tls.Config{
+		ServerName:         t.ServerName,
+		InsecureSkipVerify: t.InsecureSkipVerify, //nolint:gosec // the operator's explicit choice
+		MinVersion:         tls.VersionTLS12,
+	}
+	if t.CAFile != "" {
+		pem, err := os.ReadFile(t.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("ca_file %s: no PEM certificate in it", t.CAFile)
+		}
+		cfg.RootCAs = pool
+	}
+	if (t.CertFile == "") != (t.KeyFile == "") {
+		return nil, errors.New("cert_file and key_file go together")
+	}
+	if t.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("client certificate: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return cfg, nil
+}
+
+// Enabled says whether any TLS setting was given.
+func (t *TLS) Enabled() bool {
+	return t != nil && (t.CAFile != "" || t.CertFile != "" || t.KeyFile != "" || t.ServerName != "" || t.InsecureSkipVerify)
+}

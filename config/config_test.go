@@ -1,0 +1,133 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+func TestParseServers(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []Member
+		err  string
+	}{
+		{in: "localhost:2181", want: []Member{{Address: "localhost:2181"}}},
+		{in: "zk1,zk2:2182, zk3:2183:observer", want: []Member{{Address: "zk1:2181"}, {Address: "zk2:2182"}, {Address: "zk3:2183", Observer: true}}},
+		// Apigee Edge's ZK_HOSTS: space separated, observers marked.
+		{in: "10.0.0.1 10.0.0.2 10.0.0.3:observer", want: []Member{{Address: "10.0.0.1:2181"}, {Address: "10.0.0.2:2181"}, {Address: "10.0.0.3:2181", Observer: true}}},
+		{in: "[::1]:2181,[::1]:2182:observer,[fe80::1]", want: []Member{{Address: "[::1]:2181"}, {Address: "[::1]:2182", Observer: true}, {Address: "[fe80::1]:2181"}}},
+		{in: "zk1:2181:participant", want: []Member{{Address: "zk1:2181"}}},
+		{in: "", err: "no server"},
+		{in: "zk1:99999", err: "port"},
+		{in: "zk1:abc", err: "port"},
+		{in: ":2181", err: "empty host"},
+		{in: "::1:2181", err: "bracket IPv6"},
+		{in: "[::1:2181", err: "unclosed"},
+		{in: "zk1,zk1:2181", err: "listed twice"},
+		{in: "zk1:2181:voter", err: "bracket IPv6"},
+	} {
+		got, err := ParseServers(tc.in)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("ParseServers(%q) err = %v, want %q", tc.in, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("ParseServers(%q) = %+v, %v", tc.in, got, err)
+		}
+	}
+}
+
+func TestDecode(t *testing.T) {
+	d := Defaults{Timeout: 2 * time.Second}
+	cfg, err := Decode(strings.NewReader(`
+ensembles:
+  - name: edge-dc1
+    servers: ["zk1:2181", "zk2:2181", "zk3:2181", "zk9:2181:observer"]
+    timeout: 3s
+  - name: kafka
+    servers: [kafka-zk]
+`), d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := cfg.Ensembles[0]
+	if e.Name != "edge-dc1" || e.Voters() != 3 || e.Observers() != 1 || time.Duration(e.Timeout) != 3*time.Second {
+		t.Errorf("ensemble 0: %+v", e)
+	}
+	if cfg.Ensembles[1].Servers[0].Address != "kafka-zk:2181" || time.Duration(cfg.Ensembles[1].Timeout) != 2*time.Second {
+		t.Errorf("defaults not applied: %+v", cfg.Ensembles[1])
+	}
+}
+
+func TestDecodeErrors(t *testing.T) {
+	for _, tc := range []struct{ name, in, want string }{
+		{"unknown key", "ensembles:\n  - name: a\n    servers: [zk1]\n    tiemout: 3s\n", "line 4: field tiemout not found"},
+		{"unknown top key", "ensemble:\n  - name: a\n", "line 1: field ensemble not found"},
+		{"bad server", "ensembles:\n  - name: a\n    servers: [\"zk1:http\"]\n", "line 3: servers: server \"zk1:http\": port"},
+		{"bad timeout", "ensembles:\n  - name: a\n    servers: [zk1]\n    timeout: soon\n", "line 4: timeout \"soon\""},
+		{"no name", "ensembles:\n  - servers: [zk1]\n", "line 2: ensembles[0]: name is required"},
+		{"duplicate name", "ensembles:\n  - name: a\n    servers: [zk1]\n  - name: a\n    servers: [zk2]\n", "line 4: ensembles[1]: name \"a\" is already used"},
+		{"no servers", "ensembles:\n  - name: a\n", "servers is required"},
+		{"duplicate server", "ensembles:\n  - name: a\n    servers: [zk1, \"zk1:2181\"]\n", "listed twice"},
+		{"empty", "", "empty file"},
+		{"no ensembles", "ensembles: []\n", "no ensemble"},
+		{"two documents", "ensembles:\n  - name: a\n    servers: [zk1]\n---\nfoo: 1\n", "more than one"},
+		{"not yaml", "ensembles: [\n", "line"},
+		{"missing ca", "ensembles:\n  - name: a\n    servers: [zk1]\n    tls: {ca_file: /nonexistent/ca.pem}\n", "ca_file"},
+		{"cert without key", "ensembles:\n  - name: a\n    servers: [zk1]\n    tls: {cert_file: c.pem}\n", "go together"},
+		{"discover", "ensembles:\n  - name: a\n    servers: [zk1]\n    discover: true\n", "discover is not supported"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Decode(strings.NewReader(tc.in), Defaults{Timeout: time.Second})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want it to contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestLoadNamesFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "zk.yml")
+	os.WriteFile(path, []byte("ensembles:\n  - name: a\n    bogus: 1\n"), 0o600)
+	_, err := Load(path, Defaults{})
+	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "line 3") || !strings.Contains(err.Error(), "bogus") {
+		t.Errorf("err = %v: want file, line and key", err)
+	}
+}
+
+func TestReloadKeepsOldConfig(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "zk.yml")
+	os.WriteFile(path, []byte("ensembles:\n  - name: a\n    servers: [zk1]\n"), 0o600)
+	src, err := NewFile(path, Defaults{Timeout: time.Second}, log.NewNopLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(path, []byte("ensembles:\n  - name: b\n    servers: [zk2]\n"), 0o600)
+	if err := src.Reload(); err != nil || src.Get().Ensembles[0].Name != "b" {
+		t.Fatalf("good reload: %v", err)
+	}
+	os.WriteFile(path, []byte("ensembles:\n  - name: c\n    nope: [zk3]\n"), 0o600)
+	if err := src.Reload(); err == nil {
+		t.Fatal("bad file reloaded")
+	}
+	if src.Get().Ensembles[0].Name != "b" {
+		t.Error("bad reload replaced the config in force")
+	}
+	if got := testutil.ToFloat64(src.reloadOK); got != 0 {
+		t.Errorf("reload_successful = %v after a bad reload", got)
+	}
+	os.WriteFile(path, []byte("ensembles:\n  - name: d\n    servers: [zk4]\n"), 0o600)
+	src.Reload()
+	if got := testutil.ToFloat64(src.reloadOK); got != 1 {
+		t.Errorf("reload_successful = %v after a good reload", got)
+	}
+}
