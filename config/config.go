@@ -35,6 +35,62 @@ type Ensemble struct {
 	Timeout  Duration `yaml:"timeout"`
 	Discover bool     `yaml:"discover"`
 	TLS      *TLS     `yaml:"tls"`
+
+	// tlsConfig is TLS built once at load time, so a scrape does not read
+	// certificate files.
+	tlsConfig *tls.Config
+}
+
+// ClientTLS is the TLS configuration towards the members, nil for plain TCP.
+func (e Ensemble) ClientTLS() *tls.Config { return e.tlsConfig }
+
+// SetTLS sets and builds the TLS settings (nil: plain TCP); an error leaves
+// them unset. A YAML `tls: {}` block means TLS with the system's CAs.
+func (e *Ensemble) SetTLS(t *TLS) error {
+	if t == nil {
+		e.TLS, e.tlsConfig = nil, nil
+		return nil
+	}
+	built, err := t.Build()
+	if err != nil {
+		return err
+	}
+	e.TLS, e.tlsConfig = t, built
+	return nil
+}
+
+// CopyTLS takes the TLS settings of another ensemble.
+func (e *Ensemble) CopyTLS(from *Ensemble) { e.TLS, e.tlsConfig = from.TLS, from.tlsConfig }
+
+// EnsembleOf returns the configured ensemble that lists addr, or nil.
+func (c *Config) EnsembleOf(addr string) *Ensemble {
+	for i := range c.Ensembles {
+		for _, m := range c.Ensembles[i].Servers {
+			if m.Address == addr {
+				return &c.Ensembles[i]
+			}
+		}
+	}
+	return nil
+}
+
+// FromFlags builds the one ensemble given by --zookeeper.* flags.
+func FromFlags(name, servers string, d Defaults) (*Config, error) {
+	members, err := ParseServers(servers)
+	if err != nil {
+		return nil, fmt.Errorf("--zookeeper.servers: %w", err)
+	}
+	if name == "" {
+		return nil, errors.New("--zookeeper.ensemble: empty name")
+	}
+	if d.Timeout <= 0 {
+		return nil, errors.New("--zookeeper.timeout: must be positive")
+	}
+	e := Ensemble{Name: name, Servers: members, Timeout: Duration(d.Timeout)}
+	if err := e.SetTLS(d.TLS); err != nil {
+		return nil, fmt.Errorf("--zookeeper.tls.*: %w", err)
+	}
+	return &Config{Ensembles: []Ensemble{e}}, nil
 }
 
 // Member is one server as configured: "host:port" or "host:port:observer".
@@ -250,13 +306,12 @@ func Decode(r io.Reader, d Defaults) (*Config, error) {
 		if e.Timeout == 0 {
 			e.Timeout = Duration(d.Timeout)
 		}
-		if e.TLS == nil {
-			e.TLS = d.TLS
+		tlsSettings := e.TLS
+		if tlsSettings == nil {
+			tlsSettings = d.TLS
 		}
-		if e.TLS != nil {
-			if _, err := e.TLS.Build(); err != nil {
-				return nil, fmt.Errorf("%s (%s): tls: %w", where, e.Name, err)
-			}
+		if err := e.SetTLS(tlsSettings); err != nil {
+			return nil, fmt.Errorf("%s (%s): tls: %w", where, e.Name, err)
 		}
 	}
 	return &cfg, nil

@@ -1,0 +1,226 @@
+package collector
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/zookeeper-exporter/zookeeper_exporter/config"
+	"github.com/zookeeper-exporter/zookeeper_exporter/internal/fakezk"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden .prom files")
+
+// fakeMember is one member of a fake ensemble: a fixture prefix under
+// ../fourletter/testdata (words it lacks get 0 bytes) and how it behaves.
+type fakeMember struct {
+	name      string // the server label in the golden file
+	fixture   string // e.g. "3.8.0/healthy/leader"; "" for no files
+	observer  bool
+	dead      bool // nothing listens
+	behaviour fakezk.Behaviour
+	replies   map[string]string // overrides
+}
+
+var fixtureWords = []string{"srvr", "mntr", "conf", "ruok"}
+
+func startFake(t *testing.T, members []fakeMember) ([]config.Member, map[string]string) {
+	t.Helper()
+	var out []config.Member
+	names := map[string]string{}
+	for _, m := range members {
+		var addr string
+		if m.dead {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			addr = ln.Addr().String()
+			ln.Close()
+		} else {
+			srv := fakezk.New(t)
+			addr = srv.Addr()
+			for _, w := range fixtureWords {
+				if m.fixture == "" {
+					break
+				}
+				path := filepath.Join("..", "fourletter", "testdata", m.fixture+"-"+w+".txt")
+				if strings.HasPrefix(m.fixture, "3.4/") {
+					path = filepath.Join("..", "fourletter", "testdata", m.fixture, w+".txt")
+				}
+				if body, err := os.ReadFile(path); err == nil {
+					srv.Set(w, body, m.behaviour)
+				}
+			}
+			for w, body := range m.replies {
+				srv.Set(w, []byte(body), m.behaviour)
+			}
+		}
+		out = append(out, config.Member{Address: addr, Observer: m.observer})
+		names[addr] = m.name
+	}
+	return out, names
+}
+
+// scrape serves one ensemble through the real handler and returns the text
+// exposition with addresses replaced by member names and timings dropped.
+func scrape(t *testing.T, members []config.Member, names map[string]string, timeout time.Duration) string {
+	t.Helper()
+	cfg := &config.Config{Ensembles: []config.Ensemble{{Name: "test", Servers: members, Timeout: config.Duration(timeout)}}}
+	h := &Handler{Source: config.NewStatic(cfg, log.NewNopLogger()), Scraper: NewScraper(log.NewNopLogger()), Logger: log.NewNopLogger()}
+	rec := httptest.NewRecorder()
+	h.ServeMetrics(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("status %d: %s", rec.Code, rec.Body)
+	}
+	return normalise(t, rec.Body.Bytes(), names)
+}
+
+func normalise(t *testing.T, body []byte, names map[string]string) string {
+	t.Helper()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(bytes.NewReader(body))
+	if err != nil {
+		t.Fatalf("exposition does not parse: %v\n%s", err, body)
+	}
+	keys := make([]string, 0, len(families))
+	for k := range families {
+		if strings.HasSuffix(k, "duration_seconds") {
+			continue
+		}
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var buf bytes.Buffer
+	for _, k := range keys {
+		if _, err := expfmt.MetricFamilyToText(&buf, families[k]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	text := buf.String()
+	for addr, name := range names {
+		text = strings.ReplaceAll(text, addr, name)
+	}
+	return text
+}
+
+func compareGolden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".prom")
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs from the golden file; run go test ./collector -update and review the diff.\n%s", path, diffLines(string(want), got))
+	}
+}
+
+func diffLines(want, got string) string {
+	w, g := map[string]bool{}, map[string]bool{}
+	for _, l := range strings.Split(want, "\n") {
+		w[l] = true
+	}
+	for _, l := range strings.Split(got, "\n") {
+		g[l] = true
+	}
+	var out []string
+	for _, l := range strings.Split(want, "\n") {
+		if !g[l] {
+			out = append(out, "- "+l)
+		}
+	}
+	for _, l := range strings.Split(got, "\n") {
+		if !w[l] {
+			out = append(out, "+ "+l)
+		}
+	}
+	if len(out) > 40 {
+		out = append(out[:40], "...")
+	}
+	return strings.Join(out, "\n")
+}
+
+const notServing = "This ZooKeeper instance is not currently serving requests\n"
+
+func TestGolden(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		members []fakeMember
+		timeout time.Duration
+	}{
+		{name: "healthy", members: []fakeMember{
+			{name: "zk1", fixture: "3.8.0/healthy/follower"},
+			{name: "zk2", fixture: "3.8.0/healthy/leader"},
+			{name: "zk3", fixture: "3.8.0/healthy/follower"},
+			{name: "zk4", fixture: "3.8.0/healthy/observer", observer: true}}},
+		{name: "one_voter_down", members: []fakeMember{
+			{name: "zk1", fixture: "3.8.0/one-voter-down/follower"},
+			{name: "zk2", fixture: "3.8.0/one-voter-down/leader"},
+			{name: "zk3", dead: true},
+			{name: "zk4", fixture: "3.8.0/one-voter-down/observer", observer: true}}},
+		{name: "quorum_lost", members: []fakeMember{
+			{name: "zk1", dead: true},
+			{name: "zk2", fixture: "3.8.0/quorum-lost/survivor"},
+			{name: "zk3", dead: true},
+			{name: "zk4", fixture: "3.8.0/quorum-lost/observer", observer: true}}},
+		{name: "whitelist_default", members: []fakeMember{
+			{name: "zk1", fixture: "3.8.0/whitelist-default/follower"},
+			{name: "zk2", fixture: "3.8.0/whitelist-default/leader"},
+			{name: "zk4", fixture: "3.8.0/whitelist-default/observer", observer: true}}},
+		{name: "standalone", members: []fakeMember{{name: "zk1", fixture: "3.8.0/standalone/standalone"}}},
+		{name: "leader_3.4", members: []fakeMember{
+			{name: "zk1", fixture: "3.4/leader-3.4.6"},
+			{name: "zk2", replies: map[string]string{"srvr": "Zookeeper version: 3.4.6--1, built on 06/16/2015 22:50 GMT\nLatency min/avg/max: 0/0/12\nReceived: 10\nSent: 10\nConnections: 1\nOutstanding: 0\nZxid: 0xa000301c0\nMode: follower\nNode count: 17090\n"}},
+			{name: "zk3", replies: map[string]string{"srvr": "Zookeeper version: 3.4.6--1, built on 06/16/2015 22:50 GMT\nLatency min/avg/max: 0/0/12\nReceived: 10\nSent: 10\nConnections: 1\nOutstanding: 0\nZxid: 0xa000301d0\nMode: follower\nNode count: 17090\n"}}}},
+		{name: "deadline", timeout: 300 * time.Millisecond, members: []fakeMember{
+			{name: "zk1", fixture: "3.8.0/healthy/follower"},
+			{name: "zk2", fixture: "3.8.0/healthy/leader"},
+			{name: "zk3", fixture: "3.8.0/healthy/follower", behaviour: fakezk.Stall}}},
+		{name: "config_mismatch", members: []fakeMember{
+			{name: "zk1", fixture: "3.8.0/config-mismatch/c-leader"},
+			{name: "zk2", fixture: "3.8.0/config-mismatch/c-mismatched-2"},
+			{name: "zk3", fixture: "3.8.0/config-mismatch/c-leader", replies: map[string]string{"srvr": "Mode: follower\nZxid: 0x200000008\n", "mntr": notServing}},
+			{name: "zk4", fixture: "3.8.0/config-mismatch/c-observer", observer: true}}},
+		{name: "garbage", members: []fakeMember{
+			{name: "zk1", fixture: "3.8.0/healthy/leader"},
+			{name: "zk2", replies: map[string]string{"srvr": "\x00\xff garbage\n", "mntr": "zk_version\t3.8.0\nnonsense\nzk_server_state\tfollower\nzk_x{bad\t1\nzk_up\t5\nzk_y\tNaN\nzk_outstanding_requests\t7\nzk_outstanding_requests\t9\n", "conf": "nope"}},
+			{name: "zk3", replies: map[string]string{"ruok": "imok"}}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			timeout := tc.timeout
+			if timeout == 0 {
+				timeout = 2 * time.Second
+			}
+			members, names := startFake(t, tc.members)
+			start := time.Now()
+			got := scrape(t, members, names, timeout)
+			if elapsed := time.Since(start); elapsed > timeout+time.Second {
+				t.Errorf("scrape took %v with a %v deadline", elapsed, timeout)
+			}
+			compareGolden(t, tc.name, got)
+		})
+	}
+}
+
+var _ = context.Background
+var _ = prometheus.NewRegistry

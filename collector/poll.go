@@ -1,0 +1,212 @@
+// Package collector polls every member of a ZooKeeper ensemble at once,
+// derives what no single member can say (quorum, leaders, voters up, safe to
+// stop) and exposes it all as Prometheus metrics.
+package collector
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+
+	"github.com/zookeeper-exporter/zookeeper_exporter/config"
+	"github.com/zookeeper-exporter/zookeeper_exporter/fourletter"
+)
+
+// Member states, the values of zookeeper_server_state{state}.
+const (
+	StateLeader     = "leader"
+	StateFollower   = "follower"
+	StateObserver   = "observer"
+	StateStandalone = "standalone"
+	StateReadOnly   = "read_only"
+	StateNotServing = "not_serving"
+	StateUnknown    = "unknown"
+)
+
+// States lists every state in exposition order.
+var States = []string{StateLeader, StateFollower, StateObserver, StateStandalone, StateReadOnly, StateNotServing, StateUnknown}
+
+// Commands are the words asked of every member on every scrape, all at once.
+// Read-only words only: never srst, crst or anything that changes the server.
+// conf is cheap (about 600 bytes) and asked every time: a cached membership
+// would show a member restarted with another server list late.
+var Commands = []string{"srvr", "mntr", "conf"}
+
+// MemberSnapshot is what one member said in one poll.
+type MemberSnapshot struct {
+	Member  config.Member
+	Up      bool // answered a four-letter word within its deadline
+	Serving bool
+	State   string
+	Srvr    *fourletter.Srvr
+	Mntr    *fourletter.Mntr
+	Conf    *fourletter.Conf
+	// Allowed maps a word to whether the member's whitelist lets it through;
+	// words that got no answer at all are absent.
+	Allowed   map[string]bool
+	Malformed int
+	Duration  time.Duration
+	// Err is the reason nothing usable came back, nil when something did.
+	Err error
+}
+
+// Poller asks the four-letter words of every member.
+type Poller struct {
+	Client *fourletter.Client
+	Logger log.Logger
+	// refusedOnce remembers which member refused which word, so an expected
+	// whitelist refusal is logged once, not every scrape.
+	// It is shared by the pollers of one Scraper.
+	refusedOnce *sync.Map
+}
+
+// PollEnsemble polls every member concurrently, each under its own timeout
+// (bounded by ctx): a member that hangs costs its own deadline and nothing
+// more.
+func (p *Poller) PollEnsemble(ctx context.Context, members []config.Member, timeout time.Duration) []MemberSnapshot {
+	out := make([]MemberSnapshot, len(members))
+	var wg sync.WaitGroup
+	for i, m := range members {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			mctx, cancel := context.WithTimeout(ctx, timeout)
+			defer cancel()
+			out[i] = p.PollMember(mctx, m)
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+type reply struct {
+	body []byte
+	err  error
+}
+
+// PollMember asks srvr, mntr and conf of one member in parallel and falls
+// back to ruok only when none of them gave anything usable.
+func (p *Poller) PollMember(ctx context.Context, m config.Member) MemberSnapshot {
+	start := time.Now()
+	snap := MemberSnapshot{Member: m, State: StateUnknown, Allowed: map[string]bool{}}
+	replies := make([]reply, len(Commands))
+	var wg sync.WaitGroup
+	for i, cmd := range Commands {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			body, err := p.Client.Do(ctx, m.Address, cmd)
+			replies[i] = reply{body, err}
+		}()
+	}
+	wg.Wait()
+
+	notServing := false
+	var firstErr error
+	for i, cmd := range Commands {
+		r := replies[i]
+		switch {
+		case errors.Is(r.err, fourletter.ErrNotServing):
+			snap.Up, snap.Allowed[cmd], notServing = true, true, true
+			continue
+		case errors.Is(r.err, fourletter.ErrNotWhitelisted):
+			snap.Up, snap.Allowed[cmd] = true, false
+			if p.firstRefusal(m.Address, cmd) {
+				level.Debug(p.Logger).Log("msg", "Four-letter word not in the member's whitelist, falling back", "server", m.Address, "command", cmd)
+			}
+			continue
+		case r.err != nil && !errors.Is(r.err, fourletter.ErrResponseTooLarge):
+			if firstErr == nil {
+				firstErr = r.err
+			}
+			continue
+		}
+		// A reply, possibly cut at the read cap: parse what came.
+		if p.parse(&snap, cmd, r.body) {
+			snap.Up, snap.Allowed[cmd] = true, true
+		}
+	}
+
+	switch {
+	case snap.Srvr != nil:
+		snap.State = normaliseState(snap.Srvr.Mode)
+	case snap.Mntr != nil && snap.Mntr.ServerState != "":
+		snap.State = normaliseState(snap.Mntr.ServerState)
+	case notServing:
+		snap.State = StateNotServing
+	}
+	snap.Serving = snap.State != StateUnknown && snap.State != StateNotServing
+
+	if !snap.Up && ctx.Err() == nil {
+		// Nothing usable (garbage, empty replies): ruok at least tells a live
+		// process from a dead one.
+		body, err := p.Client.Do(ctx, m.Address, "ruok")
+		if errors.Is(err, fourletter.ErrNotWhitelisted) {
+			snap.Up, snap.Allowed["ruok"] = true, false
+		} else if ok, _ := fourletter.ParseRuok(body); err == nil && ok {
+			snap.Up, snap.Allowed["ruok"] = true, true
+		}
+	}
+	if !snap.Up {
+		snap.Err = firstErr
+		if snap.Err == nil {
+			snap.Err = errors.New("no usable reply")
+		}
+		level.Debug(p.Logger).Log("msg", "Member did not answer", "server", m.Address, "err", snap.Err)
+	}
+	snap.Duration = time.Since(start)
+	return snap
+}
+
+func (p *Poller) firstRefusal(addr, cmd string) bool {
+	if p.refusedOnce == nil {
+		return true
+	}
+	_, logged := p.refusedOnce.LoadOrStore(addr+"\x00"+cmd, true)
+	return !logged
+}
+
+// parse fills snap from one reply and says whether the reply was usable.
+func (p *Poller) parse(snap *MemberSnapshot, cmd string, body []byte) bool {
+	var err error
+	switch cmd {
+	case "srvr":
+		var s fourletter.Srvr
+		if s, err = fourletter.ParseSrvr(bytes.NewReader(body)); err == nil {
+			snap.Srvr = &s
+		}
+		snap.Malformed += s.Malformed
+	case "mntr":
+		var mn fourletter.Mntr
+		if mn, err = fourletter.ParseMntr(bytes.NewReader(body)); err == nil {
+			snap.Mntr = &mn
+		}
+		snap.Malformed += mn.Malformed
+	case "conf":
+		var c fourletter.Conf
+		if c, err = fourletter.ParseConf(bytes.NewReader(body)); err == nil {
+			snap.Conf = &c
+		}
+		snap.Malformed += c.Malformed
+	}
+	if err != nil {
+		level.Debug(p.Logger).Log("msg", "Unusable reply", "server", snap.Member.Address, "command", cmd, "err", err)
+		return false
+	}
+	return true
+}
+
+func normaliseState(s string) string {
+	switch s {
+	case "leader", "follower", "observer", "standalone":
+		return s
+	case "read-only", "read_only", "readonly":
+		return StateReadOnly
+	}
+	return StateUnknown
+}

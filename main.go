@@ -1,0 +1,146 @@
+// Command zookeeper_exporter watches ZooKeeper ensembles: on every scrape it
+// polls every member at once over four-letter words and derives quorum,
+// leaders and failure tolerance from that one snapshot.
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"github.com/prometheus/client_golang/prometheus"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
+	sloggokit "github.com/tjhop/slog-gokit"
+
+	"github.com/zookeeper-exporter/zookeeper_exporter/collector"
+	"github.com/zookeeper-exporter/zookeeper_exporter/config"
+)
+
+const exporterName = "zookeeper_exporter"
+
+func main() { os.Exit(run(os.Args[1:])) }
+
+func run(args []string) int {
+	app := kingpin.New(exporterName, "Prometheus exporter for Apache ZooKeeper ensembles: polls every member at once and derives quorum health.")
+	var (
+		servers     = app.Flag("zookeeper.servers", "Members of the ensemble: comma- or space-separated host[:port][:observer] (Apigee's ZK_HOSTS works as is; IPv6 as [::1]:2181).").Default("localhost:2181").String()
+		ensemble    = app.Flag("zookeeper.ensemble", "Value of the ensemble label for --zookeeper.servers.").Default("default").String()
+		timeout     = app.Flag("zookeeper.timeout", "Deadline for one member's poll (all its commands).").Default("2s").Duration()
+		offset      = app.Flag("zookeeper.timeout-offset", "Taken off Prometheus' scrape timeout (X-Prometheus-Scrape-Timeout-Seconds) to bound the member deadline.").Default("0.5s").Duration()
+		caFile      = app.Flag("zookeeper.tls.ca-file", "CA certificate to verify ZooKeeper's secure client port with.").String()
+		certFile    = app.Flag("zookeeper.tls.cert-file", "Client certificate for ZooKeeper.").String()
+		keyFile     = app.Flag("zookeeper.tls.key-file", "Key of the client certificate.").String()
+		serverName  = app.Flag("zookeeper.tls.server-name", "Server name expected in ZooKeeper's certificate.").String()
+		insecure    = app.Flag("zookeeper.tls.insecure-skip-verify", "Do not verify ZooKeeper's certificate.").Default("false").Bool()
+		configFile  = app.Flag("config.file", "YAML file listing ensembles; the --zookeeper.* flags are then defaults.").String()
+		configCheck = app.Flag("config.check", "Check the configuration and exit 0 (valid) or 1.").Default("false").Bool()
+		metricsPath = app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
+		allowAny    = app.Flag("probe.allow-any-target", "Let /probe poll members that are not configured.").Default("false").Bool()
+		logLevel    = app.Flag("log.level", "Only log messages with the given severity or above: debug, info, warn, error.").Default("info").Enum("debug", "info", "warn", "error")
+		logFormat   = app.Flag("log.format", "Output format of log messages: logfmt or json.").Default("logfmt").Enum("logfmt", "json")
+		webFlags    = kingpinflag.AddFlags(app, ":9141")
+	)
+	app.Version(version.Print(exporterName))
+	app.HelpFlag.Short('h')
+	if _, err := app.Parse(args); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", exporterName, err)
+		return 1
+	}
+	logger := newLogger(*logFormat, *logLevel)
+
+	defaults := config.Defaults{Timeout: *timeout}
+	if *caFile != "" || *certFile != "" || *keyFile != "" || *serverName != "" || *insecure {
+		defaults.TLS = &config.TLS{CAFile: *caFile, CertFile: *certFile, KeyFile: *keyFile, ServerName: *serverName, InsecureSkipVerify: *insecure}
+	}
+	var source *config.Source
+	if *configFile != "" {
+		s, err := config.NewFile(*configFile, defaults, logger)
+		if err != nil {
+			level.Error(logger).Log("msg", "Invalid configuration", "err", err)
+			return 1
+		}
+		source = s
+	} else {
+		cfg, err := config.FromFlags(*ensemble, *servers, defaults)
+		if err != nil {
+			level.Error(logger).Log("msg", "Invalid configuration", "err", err)
+			return 1
+		}
+		source = config.NewStatic(cfg, logger)
+	}
+	if *configCheck {
+		level.Info(logger).Log("msg", "Configuration is valid", "ensembles", len(source.Get().Ensembles))
+		return 0
+	}
+	level.Info(logger).Log("msg", "Starting "+exporterName, "version", version.Info(), "ensembles", len(source.Get().Ensembles))
+
+	global := prometheus.NewRegistry()
+	global.MustRegister(versioncollector.NewCollector(exporterName), source,
+		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	handler := &collector.Handler{Source: source, Scraper: collector.NewScraper(logger), Global: global,
+		Defaults: defaults, Logger: logger, TimeoutOffset: *offset, AllowAnyTarget: *allowAny}
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		for range hup {
+			source.Reload()
+		}
+	}()
+
+	mux := http.NewServeMux()
+	mux.HandleFunc(*metricsPath, handler.ServeMetrics)
+	mux.HandleFunc("/probe", handler.ServeProbe)
+	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Healthy") })
+	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Ready") })
+	mux.HandleFunc("POST /-/reload", func(w http.ResponseWriter, _ *http.Request) {
+		if err := source.Reload(); err != nil {
+			http.Error(w, "failed to reload config: "+err.Error(), http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprintln(w, "Reloaded")
+	})
+	if *metricsPath != "/" {
+		landing, err := web.NewLandingPage(web.LandingConfig{
+			Name:        "ZooKeeper Exporter",
+			Description: "Prometheus exporter for Apache ZooKeeper ensembles",
+			Version:     version.Info(),
+			Links: []web.LandingLinks{
+				{Address: *metricsPath, Text: "Metrics"},
+				{Address: "/probe?target=" + source.Get().Ensembles[0].Name, Text: "Probe the first ensemble"},
+			},
+		})
+		if err != nil {
+			level.Error(logger).Log("msg", "Landing page", "err", err)
+			return 1
+		}
+		mux.Handle("/", landing)
+	}
+
+	srv := &http.Server{Handler: mux}
+	if err := web.ListenAndServe(srv, webFlags, slog.New(sloggokit.NewGoKitHandler(logger, nil))); err != nil {
+		level.Error(logger).Log("msg", "HTTP server stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func newLogger(format, lvl string) log.Logger {
+	var logger log.Logger
+	if format == "json" {
+		logger = log.NewJSONLogger(log.NewSyncWriter(os.Stderr))
+	} else {
+		logger = log.NewLogfmtLogger(log.NewSyncWriter(os.Stderr))
+	}
+	logger = level.NewFilter(logger, level.Allow(level.ParseDefault(lvl, level.InfoValue())))
+	return log.With(logger, "ts", log.DefaultTimestampUTC, "caller", log.DefaultCaller)
+}
