@@ -115,7 +115,24 @@ func normalise(t *testing.T, body []byte, names map[string]string) string {
 	for addr, name := range names {
 		text = strings.ReplaceAll(text, addr, name)
 	}
-	return text
+	// Series are sorted by their real addresses (random ports); sort them
+	// again by member name within each family.
+	var out, block []string
+	flush := func() {
+		sort.Strings(block)
+		out = append(out, block...)
+		block = block[:0]
+	}
+	for _, line := range strings.Split(strings.TrimSuffix(text, "\n"), "\n") {
+		if strings.HasPrefix(line, "#") {
+			flush()
+			out = append(out, line)
+			continue
+		}
+		block = append(block, line)
+	}
+	flush()
+	return strings.Join(out, "\n") + "\n"
 }
 
 func compareGolden(t *testing.T, name, got string) {

@@ -19,11 +19,11 @@ const (
 // curated is a mntr key (or srvr line) with a name of its own. Help says
 // where the value comes from; srvr stands in when mntr is refused.
 type curated struct {
-	key   string // mntr key without zk_
-	name  string // metric name without zookeeper_
-	help  string
-	kind  valueKind
-	ms    bool // ZooKeeper's milliseconds, exposed in seconds
+	key  string // mntr key without zk_
+	name string // metric name without zookeeper_
+	help string
+	kind valueKind
+	ms   bool // ZooKeeper's milliseconds, exposed in seconds
 	// srvr reads the same value from a srvr reply, when srvr has it.
 	srvr func(*fourletter.Srvr) (float64, bool)
 }
@@ -279,7 +279,7 @@ func summaryMetrics(g *summaryGroup) []mntrMetric {
 	for _, stat := range []string{"min", "max"} {
 		if v, ok := g.stats[stat]; ok {
 			out = append(out, mntrMetric{name: name + "_" + stat, kind: kindGauge, value: v / divisor,
-				help: "ZooKeeper mntr zk_" + stat + "_" + keyPlaceholder(g.key) + g.stem + ": the " + stat + "imum since start or the last srst.",
+				help:       "ZooKeeper mntr zk_" + stat + "_" + keyPlaceholder(g.key) + g.stem + ": the " + stat + "imum since start or the last srst.",
 				labelNames: labelNames, labelValues: labelValues})
 		}
 	}
