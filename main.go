@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/go-kit/log"
@@ -34,8 +35,8 @@ func run(args []string) int {
 	var (
 		servers     = app.Flag("zookeeper.servers", "Members of the ensemble: comma- or space-separated host[:port][:observer] (Apigee's ZK_HOSTS works as is; IPv6 as [::1]:2181).").Default("localhost:2181").String()
 		ensemble    = app.Flag("zookeeper.ensemble", "Value of the ensemble label for --zookeeper.servers.").Default("default").String()
-		timeout     = app.Flag("zookeeper.timeout", "Deadline for one member's poll (all its commands).").Default("2s").Duration()
-		offset      = app.Flag("zookeeper.timeout-offset", "Taken off Prometheus' scrape timeout (X-Prometheus-Scrape-Timeout-Seconds) to bound the member deadline.").Default("0.5s").Duration()
+		timeout     = durationFlag(app, "zookeeper.timeout", "Deadline for one member's poll (all its commands).", "2s")
+		offset      = durationFlag(app, "zookeeper.timeout-offset", "Taken off Prometheus' scrape timeout (X-Prometheus-Scrape-Timeout-Seconds) to bound the member deadline.", "0.5s")
 		caFile      = app.Flag("zookeeper.tls.ca-file", "CA certificate to verify ZooKeeper's secure client port with.").String()
 		certFile    = app.Flag("zookeeper.tls.cert-file", "Client certificate for ZooKeeper.").String()
 		keyFile     = app.Flag("zookeeper.tls.key-file", "Key of the client certificate.").String()
@@ -133,6 +134,30 @@ func run(args []string) int {
 	}
 	return 0
 }
+
+// durationFlag is a duration flag whose parse error names the flag
+// (kingpin's own says only "time: invalid duration").
+func durationFlag(app *kingpin.Application, name, help, def string) *time.Duration {
+	d := new(time.Duration)
+	app.Flag(name, help).Default(def).SetValue(&namedDuration{name: name, d: d})
+	return d
+}
+
+type namedDuration struct {
+	name string
+	d    *time.Duration
+}
+
+func (n *namedDuration) Set(s string) error {
+	v, err := time.ParseDuration(s)
+	if err != nil || v < 0 {
+		return fmt.Errorf("--%s: invalid duration %q (want e.g. 2s or 500ms)", n.name, s)
+	}
+	*n.d = v
+	return nil
+}
+
+func (n *namedDuration) String() string { return n.d.String() }
 
 func newLogger(format, lvl string) log.Logger {
 	var logger log.Logger

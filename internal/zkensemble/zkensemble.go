@@ -1,0 +1,403 @@
+// Package zkensemble starts real ZooKeeper servers (Debian's zookeeper
+// package) on 127.0.0.1 for tests: one JVM per member, each with its own
+// ports and data directory, voters and observers. Every process is started
+// and stopped by PID and dies with the test binary.
+package zkensemble
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/zookeeper-exporter/zookeeper_exporter/fourletter"
+)
+
+// JarDir is where Debian installs the ZooKeeper jars and their friends.
+const JarDir = "/usr/share/java"
+
+// classPath: zookeeper.jar pulls its dependencies through its manifest;
+// servlet-api is needed for the AdminServer and an slf4j binding for any log.
+var classPath = []string{"zookeeper.jar", "servlet-api.jar", "slf4j-log4j12.jar", "log4j-1.2.jar"}
+
+// Available reports why real servers cannot run here, or nil.
+func Available() error {
+	if _, err := exec.LookPath("java"); err != nil {
+		return errors.New("java is not installed")
+	}
+	for _, jar := range classPath {
+		if _, err := os.Stat(filepath.Join(JarDir, jar)); err != nil {
+			return fmt.Errorf("%s is missing (apt-get install zookeeper)", jar)
+		}
+	}
+	return nil
+}
+
+// Require skips the test when ZooKeeper is not installed, except where it
+// must run (CI=true or ZK_REQUIRED=1): there it fails.
+func Require(t testing.TB) {
+	t.Helper()
+	if err := Available(); err != nil {
+		if os.Getenv("CI") == "true" || os.Getenv("ZK_REQUIRED") == "1" {
+			t.Fatalf("real ZooKeeper required: %v", err)
+		}
+		t.Skipf("real ZooKeeper not available: %v", err)
+	}
+}
+
+// RequireTool skips (or, where tests must run, fails) a test that needs a
+// tool that could not be found.
+func RequireTool(t testing.TB, name string, err error) {
+	t.Helper()
+	if os.Getenv("CI") == "true" || os.Getenv("ZK_REQUIRED") == "1" {
+		t.Fatalf("%s required: %v", name, err)
+	}
+	t.Skipf("%s not available: %v", name, err)
+}
+
+// Options shape an ensemble.
+type Options struct {
+	Voters, Observers int
+	// DefaultWhitelist leaves 4lw.commands.whitelist out (only srvr allowed,
+	// as since 3.5.3); otherwise every word is allowed.
+	DefaultWhitelist bool
+}
+
+// Ensemble is a set of running (or stopped) members.
+type Ensemble struct {
+	t       testing.TB
+	Dir     string
+	Members []*Member
+	opts    Options
+}
+
+// Member is one server. Its ports stay the same across restarts.
+type Member struct {
+	ID                                          int
+	Observer                                    bool
+	ClientPort, QuorumPort, ElectionPort, Admin int
+	Dir                                         string
+
+	e       *Ensemble
+	mu      sync.Mutex
+	cmd     *exec.Cmd
+	exited  chan struct{}
+	stopped bool // SIGSTOPped
+}
+
+// Start launches every member and waits until all serve.
+func Start(t testing.TB, opts Options) *Ensemble {
+	t.Helper()
+	Require(t)
+	e := &Ensemble{t: t, Dir: t.TempDir(), opts: opts}
+	n := opts.Voters + opts.Observers
+	ports := freePorts(t, 4*n)
+	for i := 0; i < n; i++ {
+		m := &Member{ID: i + 1, Observer: i >= opts.Voters,
+			ClientPort: ports[4*i], QuorumPort: ports[4*i+1], ElectionPort: ports[4*i+2], Admin: ports[4*i+3],
+			Dir: filepath.Join(e.Dir, strconv.Itoa(i+1)), e: e}
+		e.Members = append(e.Members, m)
+	}
+	t.Cleanup(e.Stop)
+	for _, m := range e.Members {
+		if err := m.WriteConfig(e.ServerLines()); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.WaitServing(60*time.Second, e.Members...)
+	return e
+}
+
+// ServerLines are the zoo.cfg server.N lines every member shares.
+func (e *Ensemble) ServerLines() []string {
+	var lines []string
+	for _, m := range e.Members {
+		lines = append(lines, m.ServerLine())
+	}
+	return lines
+}
+
+// ServerLine is this member's server.N line.
+func (m *Member) ServerLine() string {
+	line := fmt.Sprintf("server.%d=127.0.0.1:%d:%d", m.ID, m.QuorumPort, m.ElectionPort)
+	if m.Observer {
+		line += ":observer"
+	}
+	return line
+}
+
+// Addr is the member's client address.
+func (m *Member) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(m.ClientPort)) }
+
+// Servers is the --zookeeper.servers value for the whole ensemble.
+func (e *Ensemble) Servers() string {
+	var parts []string
+	for _, m := range e.Members {
+		s := m.Addr()
+		if m.Observer {
+			s += ":observer"
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, ",")
+}
+
+// WriteConfig writes the member's zoo.cfg with the given server lines (a
+// test may hand a member a list the others do not share).
+func (m *Member) WriteConfig(serverLines []string) error {
+	if err := os.MkdirAll(filepath.Join(m.Dir, "data"), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(m.Dir, "data", "myid"), []byte(strconv.Itoa(m.ID)+"\n"), 0o644); err != nil {
+		return err
+	}
+	cfg := []string{
+		"tickTime=2000", "initLimit=10", "syncLimit=5",
+		"dataDir=" + filepath.Join(m.Dir, "data"),
+		"clientPort=" + strconv.Itoa(m.ClientPort), "clientPortAddress=127.0.0.1",
+		"admin.enableServer=true", "admin.serverAddress=127.0.0.1", "admin.serverPort=" + strconv.Itoa(m.Admin),
+		"maxClientCnxns=0", "autopurge.purgeInterval=0",
+	}
+	if !m.e.opts.DefaultWhitelist {
+		cfg = append(cfg, "4lw.commands.whitelist=*")
+	}
+	cfg = append(cfg, serverLines...)
+	if err := os.WriteFile(filepath.Join(m.Dir, "zoo.cfg"), []byte(strings.Join(cfg, "\n")+"\n"), 0o644); err != nil {
+		return err
+	}
+	// ZooKeeper rewrites a dynamic config file next to zoo.cfg; a stale one
+	// would override the server lines above.
+	matches, _ := filepath.Glob(filepath.Join(m.Dir, "zoo.cfg.dynamic*"))
+	for _, f := range matches {
+		os.Remove(f)
+	}
+	log4j := strings.Join([]string{
+		"log4j.rootLogger=INFO, FILE",
+		"log4j.appender.FILE=org.apache.log4j.FileAppender",
+		"log4j.appender.FILE.File=" + filepath.Join(m.Dir, "zookeeper.log"),
+		"log4j.appender.FILE.layout=org.apache.log4j.PatternLayout",
+		"log4j.appender.FILE.layout.ConversionPattern=%d{ISO8601} [myid:%X{myid}] - %-5p [%t:%C{1}@%L] - %m%n",
+	}, "\n") + "\n"
+	return os.WriteFile(filepath.Join(m.Dir, "log4j.properties"), []byte(log4j), 0o644)
+}
+
+// Start launches the member's JVM.
+func (m *Member) Start() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.cmd != nil {
+		return fmt.Errorf("member %d already running", m.ID)
+	}
+	cp := make([]string, len(classPath))
+	for i, jar := range classPath {
+		cp[i] = filepath.Join(JarDir, jar)
+	}
+	cmd := exec.Command("java",
+		"-Xmx128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xshare:auto",
+		"-Dlog4j.configuration=file:"+filepath.Join(m.Dir, "log4j.properties"),
+		"-Dzookeeper.log.dir="+m.Dir, "-Dzookeeper.jmx.log4j.disable=true", "-Djava.net.preferIPv4Stack=true",
+		"-cp", strings.Join(cp, ":"),
+		"org.apache.zookeeper.server.quorum.QuorumPeerMain", filepath.Join(m.Dir, "zoo.cfg"))
+	out, err := os.OpenFile(filepath.Join(m.Dir, "stdout.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	cmd.Stdout, cmd.Stderr = out, out
+	// The JVM dies with the test binary, even when the binary is killed.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		out.Close()
+		return err
+	}
+	exited := make(chan struct{})
+	go func() {
+		cmd.Wait()
+		out.Close()
+		close(exited)
+	}()
+	m.cmd, m.exited, m.stopped = cmd, exited, false
+	return nil
+}
+
+// PID is the running JVM's process id, 0 when not running.
+func (m *Member) PID() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.cmd == nil {
+		return 0
+	}
+	return m.cmd.Process.Pid
+}
+
+// Kill sends SIGKILL to the member's JVM and waits for it to exit.
+func (m *Member) Kill() {
+	m.mu.Lock()
+	cmd, exited := m.cmd, m.exited
+	m.cmd = nil
+	m.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	cmd.Process.Signal(syscall.SIGCONT) // a stopped process must run to die cleanly
+	cmd.Process.Kill()
+	<-exited
+}
+
+// Pause SIGSTOPs the member: its kernel still accepts connections, the JVM
+// never answers.
+func (m *Member) Pause() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.cmd != nil {
+		m.cmd.Process.Signal(syscall.SIGSTOP)
+		m.stopped = true
+	}
+}
+
+// Resume SIGCONTs a paused member.
+func (m *Member) Resume() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.cmd != nil {
+		m.cmd.Process.Signal(syscall.SIGCONT)
+		m.stopped = false
+	}
+}
+
+// Restart kills the member and starts it again with its current zoo.cfg.
+func (m *Member) Restart() error {
+	m.Kill()
+	return m.Start()
+}
+
+// Stop kills every member; the ensemble's t.Cleanup calls it.
+func (e *Ensemble) Stop() {
+	for _, m := range e.Members {
+		m.Kill()
+	}
+	if e.t.Failed() {
+		for _, m := range e.Members {
+			if b, err := os.ReadFile(filepath.Join(m.Dir, "zookeeper.log")); err == nil {
+				e.t.Logf("member %d log tail:\n%s", m.ID, tail(string(b), 3000))
+			}
+		}
+	}
+}
+
+// Mode asks srvr: "leader", "follower", "observer", "standalone",
+// "not_serving" or "down".
+func (m *Member) Mode() string {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	body, err := fourletter.Do(ctx, m.Addr(), "srvr")
+	if errors.Is(err, fourletter.ErrNotServing) {
+		return "not_serving"
+	}
+	if err != nil {
+		return "down"
+	}
+	s, err := fourletter.ParseSrvr(strings.NewReader(string(body)))
+	if err != nil {
+		return "down"
+	}
+	return s.Mode
+}
+
+// Serving reports whether srvr answers with a serving mode.
+func (m *Member) Serving() bool {
+	switch m.Mode() {
+	case "leader", "follower", "observer", "standalone":
+		return true
+	}
+	return false
+}
+
+// WaitServing waits until every given member serves.
+func (e *Ensemble) WaitServing(timeout time.Duration, members ...*Member) {
+	e.t.Helper()
+	e.WaitFor(timeout, "members serving", func() bool {
+		for _, m := range members {
+			if !m.Serving() {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// WaitFor polls cond every 100ms until it holds, failing the test after
+// timeout.
+func (e *Ensemble) WaitFor(timeout time.Duration, what string, cond func() bool) {
+	e.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			var modes []string
+			for _, m := range e.Members {
+				modes = append(modes, fmt.Sprintf("%d=%s", m.ID, m.Mode()))
+			}
+			e.t.Fatalf("timed out after %v waiting for %s (modes: %s)", timeout, what, strings.Join(modes, " "))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// Leader returns the member that says it leads, or nil.
+func (e *Ensemble) Leader() *Member {
+	for _, m := range e.Members {
+		if m.Mode() == "leader" {
+			return m
+		}
+	}
+	return nil
+}
+
+// Followers returns the members that say they follow.
+func (e *Ensemble) Followers() []*Member {
+	var out []*Member
+	for _, m := range e.Members {
+		if m.Mode() == "follower" {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func freePorts(t testing.TB, n int) []int {
+	t.Helper()
+	var lns []net.Listener
+	defer func() {
+		for _, ln := range lns {
+			ln.Close()
+		}
+	}()
+	ports := make([]int, 0, n)
+	for len(ports) < n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lns = append(lns, ln)
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	return ports
+}
+
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[len(s)-n:]
+}

@@ -1,0 +1,263 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+// The test binary doubles as the exporter: with this variable set it runs
+// main's run() instead of the tests, so the end-to-end tests exercise the
+// real flags, wiring and HTTP server without a separate build step.
+const runMainEnv = "ZOOKEEPER_EXPORTER_TEST_RUN_MAIN"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(runMainEnv) == "1" {
+		os.Exit(run(os.Args[1:]))
+	}
+	os.Exit(m.Run())
+}
+
+// exporter is a running zookeeper_exporter process.
+type exporter struct {
+	t      testing.TB
+	cmd    *exec.Cmd
+	base   string
+	stderr *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startExporter runs the exporter with args on a free loopback port and
+// waits until it answers /-/ready.
+func startExporter(t testing.TB, args ...string) *exporter {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cmd := exec.Command(os.Args[0], append([]string{"--web.listen-address=" + addr}, args...)...)
+	cmd.Env = append(os.Environ(), runMainEnv+"=1")
+	x := &exporter{t: t, cmd: cmd, base: "http://" + addr, stderr: &syncBuffer{}}
+	cmd.Stderr = x.stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-exited
+		if t.Failed() {
+			t.Logf("exporter log:\n%s", x.stderr.String())
+		}
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(x.base + "/-/ready")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return x
+			}
+		}
+		select {
+		case <-exited:
+			t.Fatalf("exporter exited: %s", x.stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("exporter not ready: %v\n%s", err, x.stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// scrape is one parsed scrape.
+type scrape struct {
+	body     []byte
+	families map[string]*dto.MetricFamily
+	took     time.Duration
+}
+
+func (x *exporter) get(path string) (int, []byte) {
+	x.t.Helper()
+	resp, err := http.Get(x.base + path)
+	if err != nil {
+		x.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		x.t.Fatal(err)
+	}
+	return resp.StatusCode, body
+}
+
+func (x *exporter) scrape(path string) scrape {
+	x.t.Helper()
+	start := time.Now()
+	code, body := x.get(path)
+	took := time.Since(start)
+	if code != http.StatusOK {
+		x.t.Fatalf("GET %s: %d %s", path, code, body)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(bytes.NewReader(body))
+	if err != nil {
+		x.t.Fatalf("exposition does not parse: %v", err)
+	}
+	return scrape{body: body, families: fams, took: took}
+}
+
+// value finds one series: labels as "k=v,k=v" (a subset of its labels).
+func (s scrape) value(name, labels string) (float64, bool) {
+	fam, ok := s.families[name]
+	if !ok {
+		return 0, false
+	}
+	want := map[string]string{}
+	for _, kv := range strings.Split(labels, ",") {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			want[k] = v
+		}
+	}
+	for _, m := range fam.Metric {
+		match := 0
+		for _, l := range m.Label {
+			if v, ok := want[l.GetName()]; ok && v == l.GetValue() {
+				match++
+			}
+		}
+		if match != len(want) {
+			continue
+		}
+		switch {
+		case m.Gauge != nil:
+			return m.Gauge.GetValue(), true
+		case m.Counter != nil:
+			return m.Counter.GetValue(), true
+		case m.Untyped != nil:
+			return m.Untyped.GetValue(), true
+		}
+	}
+	return 0, false
+}
+
+// expect checks exact values; each check is "name{labels} value".
+func (s scrape) expect(t *testing.T, checks ...string) {
+	t.Helper()
+	for _, c := range checks {
+		sel, wantText, _ := strings.Cut(c, " ")
+		name, labels, _ := strings.Cut(strings.TrimSuffix(sel, "}"), "{")
+		var want float64
+		if _, err := fmt.Sscan(wantText, &want); err != nil {
+			t.Fatalf("bad check %q", c)
+		}
+		got, ok := s.value(name, labels)
+		if !ok {
+			t.Errorf("%s: absent, want %v", sel, want)
+		} else if got != want {
+			t.Errorf("%s = %v, want %v", sel, got, want)
+		}
+	}
+}
+
+// absent checks that no series matches.
+func (s scrape) absent(t *testing.T, selectors ...string) {
+	t.Helper()
+	for _, sel := range selectors {
+		name, labels, _ := strings.Cut(strings.TrimSuffix(sel, "}"), "{")
+		if v, ok := s.value(name, labels); ok {
+			t.Errorf("%s = %v, want no series", sel, v)
+		}
+	}
+}
+
+// names lists the metric names of a scrape, sorted.
+func (s scrape) names() []string {
+	out := make([]string, 0, len(s.families))
+	for n := range s.families {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// waitScrape scrapes until cond holds on a scrape, or fails after timeout.
+func (x *exporter) waitScrape(t *testing.T, timeout time.Duration, what string, cond func(scrape) bool) scrape {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	for {
+		s := x.scrape("/metrics")
+		if cond(s) {
+			return s
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func TestFlagsAndConfigCheck(t *testing.T) {
+	dir := t.TempDir()
+	good := dir + "/good.yml"
+	bad := dir + "/bad.yml"
+	os.WriteFile(good, []byte("ensembles:\n  - name: a\n    servers: [\"127.0.0.1:2181\", \"127.0.0.1:2182:observer\"]\n"), 0o600)
+	os.WriteFile(bad, []byte("ensembles:\n  - name: a\n    servers: [zk1]\n    timeot: 3s\n"), 0o600)
+	for _, tc := range []struct {
+		args   []string
+		code   int
+		output string
+	}{
+		{[]string{"--config.file=" + good, "--config.check"}, 0, "Configuration is valid"},
+		{[]string{"--config.file=" + bad, "--config.check"}, 1, "line 4: field timeot not found"},
+		{[]string{"--config.file=" + dir + "/missing.yml", "--config.check"}, 1, "no such file"},
+		{[]string{"--zookeeper.servers=zk1:notaport", "--config.check"}, 1, "--zookeeper.servers"},
+		{[]string{"--zookeeper.timeout=soon"}, 1, "zookeeper.timeout"},
+		{[]string{"--no-such-flag"}, 1, "unknown long flag"},
+	} {
+		cmd := exec.Command(os.Args[0], tc.args...)
+		cmd.Env = append(os.Environ(), runMainEnv+"=1")
+		out, _ := cmd.CombinedOutput()
+		if code := cmd.ProcessState.ExitCode(); code != tc.code || !strings.Contains(string(out), tc.output) {
+			t.Errorf("%v: exit %d, output %q; want %d and %q", tc.args, code, out, tc.code, tc.output)
+		}
+	}
+}
