@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -19,6 +20,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/zookeeper-exporter/zookeeper_exporter/internal/fakezk"
 )
 
 // The test binary doubles as the exporter: with this variable set it runs
@@ -259,5 +262,66 @@ func TestFlagsAndConfigCheck(t *testing.T) {
 		if code := cmd.ProcessState.ExitCode(); code != tc.code || !strings.Contains(string(out), tc.output) {
 			t.Errorf("%v: exit %d, output %q; want %d and %q", tc.args, code, out, tc.code, tc.output)
 		}
+	}
+}
+
+func TestEndpointsAndReload(t *testing.T) {
+	a, b := fakezk.New(t), fakezk.New(t)
+	for _, s := range []*fakezk.Server{a, b} {
+		s.Set("srvr", []byte("Mode: standalone\nZxid: 0x5\n"), fakezk.Answer)
+	}
+	path := t.TempDir() + "/zk.yml"
+	write := func(text string) {
+		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("ensembles:\n  - name: first\n    servers: [\"" + a.Addr() + "\"]\n")
+	x := startExporter(t, "--config.file="+path)
+
+	for path, want := range map[string]string{"/": "ZooKeeper Exporter", "/-/healthy": "Healthy", "/-/ready": "Ready"} {
+		if code, body := x.get(path); code != 200 || !strings.Contains(string(body), want) {
+			t.Errorf("GET %s: %d %q", path, code, body)
+		}
+	}
+	s := x.scrape("/metrics")
+	s.expect(t, "zookeeper_up{ensemble=first,server="+a.Addr()+"} 1", "zookeeper_exporter_config_last_reload_successful 1",
+		"zookeeper_exporter_build_info{goversion="+runtime.Version()+"} 1")
+
+	post := func() int {
+		resp, err := http.Post(x.base+"/-/reload", "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	write("ensembles:\n  - name: second\n    servers: [\"" + b.Addr() + "\"]\n")
+	if code := post(); code != 200 {
+		t.Fatalf("reload of a good file: %d", code)
+	}
+	s = x.scrape("/metrics")
+	s.expect(t, "zookeeper_up{ensemble=second,server="+b.Addr()+"} 1")
+	s.absent(t, "zookeeper_up{ensemble=first}")
+
+	write("ensembles:\n  - name: third\n    servers: [\"" + a.Addr() + "\"]\n    bogus: true\n")
+	if code := post(); code != 500 {
+		t.Errorf("reload of a bad file: %d, want 500", code)
+	}
+	s = x.scrape("/metrics")
+	s.expect(t, "zookeeper_up{ensemble=second,server="+b.Addr()+"} 1", "zookeeper_exporter_config_last_reload_successful 0")
+
+	write("ensembles:\n  - name: fourth\n    servers: [\"" + a.Addr() + "\"]\n")
+	x.cmd.Process.Signal(syscall.SIGHUP)
+	x.waitScrape(t, 5*time.Second, "SIGHUP reload", func(s scrape) bool {
+		v, _ := s.value("zookeeper_up", "ensemble=fourth")
+		ok, _ := s.value("zookeeper_exporter_config_last_reload_successful", "")
+		return v == 1 && ok == 1
+	})
+	if code, _ := x.get("/probe?target=fourth"); code != 200 {
+		t.Errorf("/probe of a reloaded ensemble: %d", code)
+	}
+	if code, _ := x.get("/probe?target=second"); code != 400 {
+		t.Errorf("/probe of an ensemble no longer configured: %d, want 400", code)
 	}
 }

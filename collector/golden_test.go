@@ -218,6 +218,18 @@ func TestGolden(t *testing.T) {
 			{name: "zk2", fixture: "3.8.0/config-mismatch/c-mismatched-2"},
 			{name: "zk3", fixture: "3.8.0/config-mismatch/c-leader", replies: map[string]string{"srvr": "Mode: follower\nZxid: 0x200000008\n", "mntr": notServing}},
 			{name: "zk4", fixture: "3.8.0/config-mismatch/c-observer", observer: true}}},
+		// ZooKeeper's Prometheus metrics provider changes mntr itself:
+		// labelled samples, _count/_sum, doubles.
+		{name: "prometheus_provider", members: []fakeMember{
+			{name: "zk1", replies: map[string]string{
+				"srvr": "Zookeeper version: 3.8.4-1, built on 2024-02-12 22:16 UTC\nZxid: 0x300000010\nMode: leader\n",
+				"mntr": "zk_version\t3.8.4-1, built on 2024-02-12 22:16 UTC\nzk_server_state\tleader\nzk_synced_followers\t2.0\n" +
+					"zk_readlatency{quantile=\"0.5\"}\t1.0\nzk_readlatency{quantile=\"0.9\"}\t2.0\nzk_readlatency{quantile=\"0.99\"}\t4.0\n" +
+					"zk_readlatency_count\t10.0\nzk_readlatency_sum\t15.0\n" +
+					"zk_learner_handler_qp_size{key=\"2\",quantile=\"0.5\"}\t0.0\nzk_learner_handler_qp_size_count{key=\"2\"}\t7.0\nzk_learner_handler_qp_size_sum{key=\"2\"}\t3.0\n" +
+					"zk_learner_handler_qp_size{key=\"3\",quantile=\"0.5\"}\t1.0\nzk_learner_handler_qp_size_count{key=\"3\"}\t8.0\nzk_learner_handler_qp_size_sum{key=\"3\"}\t4.0\n" +
+					"zk_jvm_threads_current\t42.0\nzk_jvm_info{version=\"17.0.15+6\",vendor=\"Debian\"}\t1.0\nzk_commit_count\t99.0\n" +
+					"zk_bad{ensemble=\"x\"}\t1\n"}}}},
 		{name: "garbage", members: []fakeMember{
 			{name: "zk1", fixture: "3.8.0/healthy/leader"},
 			{name: "zk2", replies: map[string]string{"srvr": "\x00\xff garbage\n", "mntr": "zk_version\t3.8.0\nnonsense\nzk_server_state\tfollower\nzk_x{bad\t1\nzk_up\t5\nzk_y\tNaN\nzk_outstanding_requests\t7\nzk_outstanding_requests\t9\n", "conf": "nope"}},

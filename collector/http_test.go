@@ -1,0 +1,121 @@
+package collector
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-kit/log"
+
+	"github.com/zookeeper-exporter/zookeeper_exporter/config"
+	"github.com/zookeeper-exporter/zookeeper_exporter/internal/fakezk"
+)
+
+func newHandler(cfg *config.Config, allowAny bool) *Handler {
+	return &Handler{Source: config.NewStatic(cfg, log.NewNopLogger()), Scraper: NewScraper(log.NewNopLogger()),
+		Logger: log.NewNopLogger(), Defaults: config.Defaults{Timeout: time.Second}, AllowAnyTarget: allowAny}
+}
+
+func TestProbe(t *testing.T) {
+	configured := fakezk.New(t)
+	configured.Set("srvr", []byte("Mode: standalone\nZxid: 0x5\n"), fakezk.Answer)
+	stranger := fakezk.New(t)
+	stranger.Set("srvr", []byte("Mode: standalone\nZxid: 0x5\n"), fakezk.Answer)
+	cfg := &config.Config{Ensembles: []config.Ensemble{{Name: "prod", Servers: []config.Member{{Address: configured.Addr()}}, Timeout: config.Duration(time.Second)}}}
+
+	for _, tc := range []struct {
+		name     string
+		allowAny bool
+		query    string
+		code     int
+		body     string
+	}{
+		{name: "no target", query: "", code: 400, body: "target parameter is missing"},
+		{name: "configured name", query: "target=prod", code: 200, body: `zookeeper_up{ensemble="prod",server="` + configured.Addr() + `"} 1`},
+		{name: "configured member", query: "target=" + configured.Addr(), code: 200, body: `zookeeper_up{ensemble="` + configured.Addr() + `"`},
+		{name: "unconfigured member", query: "target=" + stranger.Addr(), code: 400, body: "not a configured member"},
+		{name: "one of two unconfigured", query: "target=" + configured.Addr() + "," + stranger.Addr(), code: 400, body: "not a configured member"},
+		{name: "bad syntax", query: "target=a:b:c:d", code: 400, body: "neither a configured ensemble"},
+		{name: "allowed any", allowAny: true, query: "target=" + stranger.Addr(), code: 200, body: `zookeeper_serving{ensemble="` + stranger.Addr() + `",server="` + stranger.Addr() + `"} 1`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := stranger.Connections()
+			rec := httptest.NewRecorder()
+			newHandler(cfg, tc.allowAny).ServeProbe(rec, httptest.NewRequest(http.MethodGet, "/probe?"+tc.query, nil))
+			if rec.Code != tc.code || !strings.Contains(rec.Body.String(), tc.body) {
+				t.Errorf("got %d %q, want %d containing %q", rec.Code, truncateText(rec.Body.String()), tc.code, tc.body)
+			}
+			if tc.code == 400 && stranger.Connections() != before {
+				t.Errorf("a refused probe dialled the target")
+			}
+			if tc.code == 200 && strings.Contains(rec.Body.String(), "go_goroutines") {
+				t.Errorf("/probe carries the exporter's own metrics")
+			}
+		})
+	}
+}
+
+func truncateText(s string) string {
+	if len(s) > 300 {
+		return s[:300] + "..."
+	}
+	return s
+}
+
+// TestConcurrentScrapesShareOnePoll: 50 scrapes at once cost each member one
+// round of words, not 50.
+func TestConcurrentScrapesShareOnePoll(t *testing.T) {
+	srv := fakezk.New(t)
+	srv.DripInterval = 40 * time.Millisecond
+	srv.Set("srvr", []byte("Mode: standalone\nZxid: 0x5\n"), fakezk.Drip) // about 1s to answer
+	srv.Set("mntr", []byte("zk_server_state\tstandalone\n"), fakezk.Answer)
+	cfg := &config.Config{Ensembles: []config.Ensemble{{Name: "e", Servers: []config.Member{{Address: srv.Addr()}}, Timeout: config.Duration(5 * time.Second)}}}
+	h := newHandler(cfg, false)
+	const scrapes = 50
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	bodies := make([]string, scrapes)
+	for i := 0; i < scrapes; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			rec := httptest.NewRecorder()
+			h.ServeMetrics(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+			bodies[i] = rec.Body.String()
+		}()
+	}
+	close(start)
+	wg.Wait()
+	for i, b := range bodies {
+		if !strings.Contains(b, `zookeeper_serving{ensemble="e",server="`+srv.Addr()+`"} 1`) {
+			t.Fatalf("scrape %d incomplete: %s", i, truncateText(b))
+		}
+	}
+	if n := srv.Count("srvr"); n != 1 {
+		t.Errorf("%d concurrent scrapes sent srvr %d times, want 1", scrapes, n)
+	}
+	t.Logf("%d concurrent scrapes: srvr asked %d, mntr %d, connections %d", scrapes, srv.Count("srvr"), srv.Count("mntr"), srv.Connections())
+}
+
+func TestScrapeTimeoutHeader(t *testing.T) {
+	srv := fakezk.New(t)
+	srv.Set("srvr", nil, fakezk.Stall)
+	cfg := &config.Config{Ensembles: []config.Ensemble{{Name: "e", Servers: []config.Member{{Address: srv.Addr()}}, Timeout: config.Duration(10 * time.Second)}}}
+	h := newHandler(cfg, false)
+	h.TimeoutOffset = 500 * time.Millisecond
+	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+	req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", "1")
+	rec := httptest.NewRecorder()
+	start := time.Now()
+	h.ServeMetrics(rec, req)
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("a 1s scrape timeout (less 0.5s offset) still took %v", took)
+	}
+	if !strings.Contains(rec.Body.String(), `zookeeper_up{ensemble="e",server="`+srv.Addr()+`"} 0`) {
+		t.Errorf("hung member not reported down: %s", truncateText(rec.Body.String()))
+	}
+}
