@@ -56,7 +56,8 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", exporterName, err)
 		return 1
 	}
-	logger := newLogger(*logFormat, *logLevel)
+	base := newLogger(*logFormat, *logLevel)
+	logger := log.With(base, "ts", log.DefaultTimestampUTC, "caller", log.DefaultCaller)
 
 	defaults := config.Defaults{Timeout: *timeout}
 	if *caFile != "" || *certFile != "" || *keyFile != "" || *serverName != "" || *insecure {
@@ -128,7 +129,7 @@ func run(args []string) int {
 	}
 
 	srv := &http.Server{Handler: mux}
-	if err := web.ListenAndServe(srv, webFlags, slog.New(sloggokit.NewGoKitHandler(logger, nil))); err != nil {
+	if err := web.ListenAndServe(srv, webFlags, slog.New(sloggokit.NewGoKitHandler(base, nil))); err != nil {
 		level.Error(logger).Log("msg", "HTTP server stopped", "err", err)
 		return 1
 	}
@@ -166,6 +167,6 @@ func newLogger(format, lvl string) log.Logger {
 	} else {
 		logger = log.NewLogfmtLogger(log.NewSyncWriter(os.Stderr))
 	}
-	logger = level.NewFilter(logger, level.Allow(level.ParseDefault(lvl, level.InfoValue())))
-	return log.With(logger, "ts", log.DefaultTimestampUTC, "caller", log.DefaultCaller)
+	// The slog bridge adds its own time and caller; main adds them for go-kit.
+	return level.NewFilter(logger, level.Allow(level.ParseDefault(lvl, level.InfoValue())))
 }

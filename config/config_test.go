@@ -131,3 +131,20 @@ func TestReloadKeepsOldConfig(t *testing.T) {
 		t.Errorf("reload_successful = %v after a good reload", got)
 	}
 }
+
+// The shipped example must stay valid (TLS files aside: they name paths on
+// the target host).
+func TestExampleConfig(t *testing.T) {
+	data, err := os.ReadFile("../deploy/zookeeper_exporter.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Replace(string(data), "    tls:\n      ca_file: /etc/zookeeper_exporter/zk-ca.pem\n", "    tls:\n", 1)
+	cfg, err := Decode(strings.NewReader(text), Defaults{Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Ensembles) != 3 || cfg.Ensembles[1].Observers() != 1 || cfg.Ensembles[2].ClientTLS() == nil {
+		t.Errorf("example config decoded as %+v", cfg)
+	}
+}

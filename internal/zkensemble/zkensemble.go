@@ -16,7 +16,6 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"testing"
 	"time"
 
 	"github.com/zookeeper-exporter/zookeeper_exporter/fourletter"
@@ -42,9 +41,21 @@ func Available() error {
 	return nil
 }
 
+// TB is what the helper needs of a test: testing.TB has it, and so does
+// the demo command, which runs an ensemble outside any test.
+type TB interface {
+	Helper()
+	Fatalf(format string, args ...any)
+	Logf(format string, args ...any)
+	Skipf(format string, args ...any)
+	Cleanup(func())
+	TempDir() string
+	Failed() bool
+}
+
 // Require skips the test when ZooKeeper is not installed, except where it
 // must run (CI=true or ZK_REQUIRED=1): there it fails.
-func Require(t testing.TB) {
+func Require(t TB) {
 	t.Helper()
 	if err := Available(); err != nil {
 		if os.Getenv("CI") == "true" || os.Getenv("ZK_REQUIRED") == "1" {
@@ -56,7 +67,7 @@ func Require(t testing.TB) {
 
 // RequireTool skips (or, where tests must run, fails) a test that needs a
 // tool that could not be found.
-func RequireTool(t testing.TB, name string, err error) {
+func RequireTool(t TB, name string, err error) {
 	t.Helper()
 	if os.Getenv("CI") == "true" || os.Getenv("ZK_REQUIRED") == "1" {
 		t.Fatalf("%s required: %v", name, err)
@@ -74,7 +85,7 @@ type Options struct {
 
 // Ensemble is a set of running (or stopped) members.
 type Ensemble struct {
-	t       testing.TB
+	t       TB
 	Dir     string
 	Members []*Member
 	opts    Options
@@ -95,7 +106,7 @@ type Member struct {
 }
 
 // Start launches every member and waits until all serve.
-func Start(t testing.TB, opts Options) *Ensemble {
+func Start(t TB, opts Options) *Ensemble {
 	t.Helper()
 	Require(t)
 	e := &Ensemble{t: t, Dir: t.TempDir(), opts: opts}
@@ -110,10 +121,10 @@ func Start(t testing.TB, opts Options) *Ensemble {
 	t.Cleanup(e.Stop)
 	for _, m := range e.Members {
 		if err := m.WriteConfig(e.ServerLines()); err != nil {
-			t.Fatal(err)
+			t.Fatalf("%v", err)
 		}
 		if err := m.Start(); err != nil {
-			t.Fatal(err)
+			t.Fatalf("%v", err)
 		}
 	}
 	e.WaitServing(60*time.Second, e.Members...)
@@ -375,7 +386,7 @@ func (e *Ensemble) Followers() []*Member {
 	return out
 }
 
-func freePorts(t testing.TB, n int) []int {
+func freePorts(t TB, n int) []int {
 	t.Helper()
 	var lns []net.Listener
 	defer func() {
@@ -387,7 +398,7 @@ func freePorts(t testing.TB, n int) []int {
 	for len(ports) < n {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("%v", err)
 		}
 		lns = append(lns, ln)
 		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)

@@ -1,0 +1,50 @@
+# zookeeper_exporter. `make demo` runs it against a local ensemble,
+# `make test` runs every test (real ZooKeeper included).
+GO        ?= go
+BIN       := zookeeper_exporter
+VERSION   := $(shell cat VERSION)
+REVISION  := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+BRANCH    := $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null || echo unknown)
+VPKG      := github.com/prometheus/common/version
+LDFLAGS   := -s -w -X $(VPKG).Version=$(VERSION) -X $(VPKG).Revision=$(REVISION) \
+             -X $(VPKG).Branch=$(BRANCH) -X $(VPKG).BuildUser=make -X $(VPKG).BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
+ZK_JAR    := /usr/share/java/zookeeper.jar
+
+.PHONY: all build test unit vet fmt demo bench deps-zookeeper clean
+
+all: vet build test
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .
+
+vet:
+	@test -z "$$(gofmt -l . | tee /dev/stderr)" || (echo "gofmt: files above need formatting" && exit 1)
+	$(GO) vet ./...
+
+# Everything: parsers, collector goldens, and the real-ensemble scenarios.
+# ZK_REQUIRED=1 turns "ZooKeeper not installed" into a failure, not a skip.
+test: vet
+	ZK_REQUIRED=1 $(GO) test -race -count=1 -timeout 10m ./...
+
+# Unit tests only (no JVM needed).
+unit:
+	$(GO) test -race -count=1 -short ./fourletter/ ./config/ ./collector/
+
+# Installs Debian's ZooKeeper (and Java) when missing; needs root.
+deps-zookeeper:
+	@test -f $(ZK_JAR) && command -v java >/dev/null || { \
+	  echo "Installing Debian's zookeeper package (needs root) ..."; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq zookeeper default-jre-headless >/dev/null; }
+
+# A local 3 voters + 1 observer ensemble and the exporter on 127.0.0.1:9141.
+demo: deps-zookeeper build
+	$(GO) run ./internal/cmd/zkdemo -exporter ./$(BIN) -listen 127.0.0.1:9141
+
+# Scrape latency against a real 3+1 ensemble (median and p99 of 100) and
+# parser costs.
+bench: deps-zookeeper
+	ZK_REQUIRED=1 $(GO) test -run '^$$' -bench 'ScrapeRealEnsemble' -benchtime 100x -count 1 .
+	$(GO) test -run '^$$' -bench . -benchmem ./fourletter/
+
+clean:
+	rm -rf $(BIN) .demo dist
