@@ -187,7 +187,9 @@ func emitMember(e *emitter, ensemble string, s MemberSnapshot, v View, idx int) 
 		}
 		peerType = s.Conf.PeerType
 	}
-	e.gauge("server_info", "Constant 1: the member's version (mntr/srvr) and server id and peer type (conf).", 1, infoLabels, ensemble, server, version, serverID, peerType)
+	if version != "" || serverID != "" {
+		e.gauge("server_info", "Constant 1: the member's version (mntr/srvr) and server id and peer type (conf).", 1, infoLabels, ensemble, server, version, serverID, peerType)
+	}
 
 	if s.Srvr != nil && s.Srvr.HasZxid {
 		g("zxid_epoch", "High 32 bits of the member's last zxid (srvr Zxid): the epoch of the leader it follows.", float64(s.Srvr.ZxidEpoch()))

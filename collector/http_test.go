@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/go-kit/log"
+	"go.uber.org/goleak"
 
 	"github.com/zookeeper-exporter/zookeeper_exporter/config"
 	"github.com/zookeeper-exporter/zookeeper_exporter/internal/fakezk"
@@ -118,4 +119,10 @@ func TestScrapeTimeoutHeader(t *testing.T) {
 	if !strings.Contains(rec.Body.String(), `zookeeper_up{ensemble="e",server="`+srv.Addr()+`"} 0`) {
 		t.Errorf("hung member not reported down: %s", truncateText(rec.Body.String()))
 	}
+}
+
+func TestMain(m *testing.M) {
+	// Every poll, shared flight and fake connection must be gone when the
+	// tests end: a leak here is a leak per scrape in production.
+	goleak.VerifyTestMain(m)
 }

@@ -87,7 +87,13 @@ func (c *Client) Do(ctx context.Context, addr, cmd string) ([]byte, error) {
 	defer stop()
 
 	if c.TLS != nil {
-		tlsConn := tls.Client(conn, c.TLS)
+		cfg := c.TLS
+		if cfg.ServerName == "" && !cfg.InsecureSkipVerify {
+			// Verify against the host we dialled, as net/http does.
+			cfg = cfg.Clone()
+			cfg.ServerName, _, _ = net.SplitHostPort(addr)
+		}
+		tlsConn := tls.Client(conn, cfg)
 		if err := tlsConn.HandshakeContext(ctx); err != nil {
 			return nil, ctxErr(ctx, fmt.Errorf("tls handshake: %w", err))
 		}

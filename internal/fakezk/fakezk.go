@@ -4,6 +4,7 @@
 package fakezk
 
 import (
+	"crypto/tls"
 	"io"
 	"net"
 	"sync"
@@ -44,11 +45,18 @@ type Server struct {
 }
 
 // New starts a server closed by t.Cleanup.
-func New(t testing.TB) *Server {
+func New(t testing.TB) *Server { return NewTLS(t, nil) }
+
+// NewTLS starts a server that speaks TLS with cfg (plain TCP when nil), as
+// ZooKeeper's secure client port does.
+func NewTLS(t testing.TB, cfg *tls.Config) *Server {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("fakezk: listen: %v", err)
+	}
+	if cfg != nil {
+		ln = tls.NewListener(ln, cfg)
 	}
 	s := &Server{ln: ln, replies: map[string][]byte{}, behaviour: map[string]Behaviour{},
 		DripInterval: 100 * time.Millisecond, done: make(chan struct{})}
@@ -159,6 +167,11 @@ func (s *Server) handle(c net.Conn) {
 	case Reset:
 		if tc, ok := c.(*net.TCPConn); ok {
 			tc.SetLinger(0)
+		}
+		if tc, ok := c.(*tls.Conn); ok {
+			if raw, ok := tc.NetConn().(*net.TCPConn); ok {
+				raw.SetLinger(0)
+			}
 		}
 	case HalfThenStall:
 		c.Write(reply[:len(reply)/2])
