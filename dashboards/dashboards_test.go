@@ -1,68 +1,11 @@
-// Package dashboards holds no Go code: its tests check the Grafana JSON.
 package dashboards
 
 import (
-	"encoding/json"
 	"os"
 	"regexp"
 	"strings"
 	"testing"
 )
-
-// Dashboard is the part of Grafana's JSON model the tests look at.
-type Dashboard struct {
-	UID           string `json:"uid"`
-	Title         string `json:"title"`
-	SchemaVersion int    `json:"schemaVersion"`
-	Templating    struct {
-		List []struct {
-			Name  string `json:"name"`
-			Type  string `json:"type"`
-			Query any    `json:"query"`
-		} `json:"list"`
-	} `json:"templating"`
-	Panels []Panel `json:"panels"`
-}
-
-// Panel is one panel with its queries.
-type Panel struct {
-	Title      string `json:"title"`
-	Type       string `json:"type"`
-	Datasource struct {
-		UID string `json:"uid"`
-	} `json:"datasource"`
-	Targets []struct {
-		Expr       string `json:"expr"`
-		Datasource struct {
-			UID string `json:"uid"`
-		} `json:"datasource"`
-	} `json:"targets"`
-	FieldConfig struct {
-		Defaults struct {
-			Unit string `json:"unit"`
-		} `json:"defaults"`
-	} `json:"fieldConfig"`
-}
-
-// Files are the shipped dashboards and the variables each must template.
-var Files = map[string][]string{
-	"zookeeper-ensemble.json": {"datasource", "ensemble"},
-	"zookeeper-member.json":   {"datasource", "ensemble", "server"},
-}
-
-// Load reads a dashboard.
-func Load(t testing.TB, path string) Dashboard {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var d Dashboard
-	if err := json.Unmarshal(data, &d); err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	return d
-}
 
 var (
 	metricName = regexp.MustCompile(`\bzookeeper_[a-z0-9_]+`)
@@ -96,7 +39,10 @@ func TestDashboards(t *testing.T) {
 	emitted := emittedNames(t)
 	for file, vars := range Files {
 		t.Run(file, func(t *testing.T) {
-			d := Load(t, file)
+			d, err := Load(file)
+			if err != nil {
+				t.Fatal(err)
+			}
 			if d.UID == "" || d.Title == "" || d.SchemaVersion < 30 {
 				t.Errorf("uid %q title %q schemaVersion %d", d.UID, d.Title, d.SchemaVersion)
 			}

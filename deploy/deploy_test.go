@@ -149,10 +149,21 @@ func TestPromtool(t *testing.T) {
 	if err != nil {
 		zkensemble.RequireTool(t, "promtool", err)
 	}
-	for _, args := range [][]string{{"check", "rules", rulesFile}, {"test", "rules", rulesTestFile}} {
+	for _, args := range [][]string{{"check", "rules", rulesFile}, {"test", "rules", rulesTestFile}, {"check", "config", "prometheus/prometheus.yml"}} {
 		out, err := exec.Command(promtool, args...).CombinedOutput()
 		if err != nil {
 			t.Errorf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
+	}
+}
+
+// TestAlertmanagerConfig checks the example Alertmanager configuration.
+func TestAlertmanagerConfig(t *testing.T) {
+	amtool, err := exec.LookPath("amtool")
+	if err != nil {
+		zkensemble.RequireTool(t, "amtool", err)
+	}
+	if out, err := exec.Command(amtool, "check-config", "alertmanager/alertmanager.yml").CombinedOutput(); err != nil {
+		t.Errorf("amtool check-config: %v\n%s", err, out)
 	}
 }
