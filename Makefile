@@ -10,7 +10,7 @@ LDFLAGS   := -s -w -X $(VPKG).Version=$(VERSION) -X $(VPKG).Revision=$(REVISION)
              -X $(VPKG).Branch=$(BRANCH) -X $(VPKG).BuildUser=make -X $(VPKG).BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
 ZK_JAR    := /usr/share/java/zookeeper.jar
 
-.PHONY: all build test unit vet fmt demo bench deps-zookeeper clean
+.PHONY: all build test unit vet fmt demo bench fuzz deps-zookeeper clean
 
 all: vet build test
 
@@ -45,6 +45,17 @@ demo: deps-zookeeper build
 bench: deps-zookeeper
 	ZK_REQUIRED=1 $(GO) test -run '^$$' -bench 'ScrapeRealEnsemble' -benchtime 100x -count 1 .
 	$(GO) test -run '^$$' -bench . -benchmem ./fourletter/
+
+# Fuzz every parser and the exposition, FUZZTIME each (CI runs only the
+# seed corpus, as part of make test). A crasher lands in testdata/fuzz/.
+FUZZTIME ?= 5m
+FUZZ_TARGETS := fourletter:FuzzParseMntr fourletter:FuzzParseSrvr fourletter:FuzzParseConf \
+                fourletter:FuzzParseRuok fourletter:FuzzParseIsro collector:FuzzExposition
+fuzz:
+	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
+	  echo "== $$fn ($$pkg, $(FUZZTIME))"; \
+	  $(GO) test ./$$pkg -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) -parallel $${FUZZ_PARALLEL:-1} 2>&1 | tail -4 || exit 1; \
+	done
 
 clean:
 	rm -rf $(BIN) .demo dist

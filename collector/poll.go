@@ -132,15 +132,7 @@ func (p *Poller) PollMember(ctx context.Context, m config.Member) MemberSnapshot
 		}
 	}
 
-	switch {
-	case snap.Srvr != nil:
-		snap.State = normaliseState(snap.Srvr.Mode)
-	case snap.Mntr != nil && snap.Mntr.ServerState != "":
-		snap.State = normaliseState(snap.Mntr.ServerState)
-	case notServing:
-		snap.State = StateNotServing
-	}
-	snap.Serving = snap.State != StateUnknown && snap.State != StateNotServing
+	finishState(&snap, notServing)
 
 	if !snap.Up && ctx.Err() == nil {
 		// Nothing usable (garbage, empty replies): ruok at least tells a live
@@ -169,6 +161,20 @@ func (p *Poller) firstRefusal(addr, cmd string) bool {
 	}
 	_, logged := p.refusedOnce.LoadOrStore(addr+"\x00"+cmd, true)
 	return !logged
+}
+
+// finishState sets State and Serving from what the member said: srvr's Mode
+// first, then mntr's zk_server_state, then a "not serving" refusal.
+func finishState(snap *MemberSnapshot, notServing bool) {
+	switch {
+	case snap.Srvr != nil:
+		snap.State = normaliseState(snap.Srvr.Mode)
+	case snap.Mntr != nil && snap.Mntr.ServerState != "":
+		snap.State = normaliseState(snap.Mntr.ServerState)
+	case notServing:
+		snap.State = StateNotServing
+	}
+	snap.Serving = snap.State != StateUnknown && snap.State != StateNotServing
 }
 
 // parse fills snap from one reply and says whether the reply was usable.
