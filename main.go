@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -37,6 +38,7 @@ func run(args []string) int {
 		ensemble    = app.Flag("zookeeper.ensemble", "Value of the ensemble label for --zookeeper.servers.").Default("default").String()
 		timeout     = durationFlag(app, "zookeeper.timeout", "Deadline for one member's poll (all its commands).", "2s")
 		offset      = durationFlag(app, "zookeeper.timeout-offset", "Taken off Prometheus' scrape timeout (X-Prometheus-Scrape-Timeout-Seconds) to bound the member deadline.", "0.5s")
+		maxConc     = app.Flag("zookeeper.max-concurrency", "Members polled at once across all ensembles (each holds up to 4 connections); a member waiting for a slot past its deadline is reported down.").Default(strconv.Itoa(collector.DefaultMaxConcurrency)).Int()
 		caFile      = app.Flag("zookeeper.tls.ca-file", "CA certificate to verify ZooKeeper's secure client port with.").String()
 		certFile    = app.Flag("zookeeper.tls.cert-file", "Client certificate for ZooKeeper.").String()
 		keyFile     = app.Flag("zookeeper.tls.key-file", "Key of the client certificate.").String()
@@ -88,7 +90,7 @@ func run(args []string) int {
 	global := prometheus.NewRegistry()
 	global.MustRegister(versioncollector.NewCollector(exporterName), source,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
-	handler := &collector.Handler{Source: source, Scraper: collector.NewScraper(logger), Global: global,
+	handler := &collector.Handler{Source: source, Scraper: collector.NewScraper(logger, *maxConc), Global: global,
 		Defaults: defaults, Logger: logger, TimeoutOffset: *offset, AllowAnyTarget: *allowAny}
 
 	hup := make(chan os.Signal, 1)

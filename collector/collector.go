@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"net"
 	"strconv"
 	"sync"
 	"time"
@@ -50,11 +51,23 @@ type Scraper struct {
 	Logger  log.Logger
 	group   singleflight.Group
 	refused sync.Map
+	slots   chan struct{}
+	// Resolver looks up member names; nil means the system's.
+	Resolver *net.Resolver
 }
 
-// NewScraper returns a Scraper that logs to logger.
-func NewScraper(logger log.Logger) *Scraper {
-	return &Scraper{Logger: logger}
+// DefaultMaxConcurrency is how many members are polled at once by default.
+const DefaultMaxConcurrency = 256
+
+// NewScraper returns a Scraper that logs to logger and polls at most
+// maxConcurrency members at once across all ensembles (0: no bound). A
+// member holds up to four connections while polled.
+func NewScraper(logger log.Logger, maxConcurrency int) *Scraper {
+	s := &Scraper{Logger: logger}
+	if maxConcurrency > 0 {
+		s.slots = make(chan struct{}, maxConcurrency)
+	}
+	return s
 }
 
 // Poll returns the snapshot of one target. A caller whose ctx ends first gets
@@ -63,7 +76,7 @@ func NewScraper(logger log.Logger) *Scraper {
 func (s *Scraper) Poll(ctx context.Context, t Target) (Result, bool) {
 	ch := s.group.DoChan(t.key(), func() (any, error) {
 		start := time.Now()
-		p := Poller{Client: &fourletter.Client{TLS: t.TLS}, Logger: s.Logger, refusedOnce: &s.refused}
+		p := Poller{Client: &fourletter.Client{TLS: t.TLS, Resolver: s.Resolver}, Logger: s.Logger, refusedOnce: &s.refused, slots: s.slots}
 		snaps := p.PollEnsemble(context.WithoutCancel(ctx), t.Members, t.Timeout)
 		return Result{Target: t, Members: snaps, View: Derive(snaps), Duration: time.Since(start)}, nil
 	})

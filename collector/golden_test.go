@@ -81,7 +81,7 @@ func startFake(t *testing.T, members []fakeMember) ([]config.Member, map[string]
 func scrape(t *testing.T, members []config.Member, names map[string]string, timeout time.Duration) string {
 	t.Helper()
 	cfg := &config.Config{Ensembles: []config.Ensemble{{Name: "test", Servers: members, Timeout: config.Duration(timeout)}}}
-	h := &Handler{Source: config.NewStatic(cfg, log.NewNopLogger()), Scraper: NewScraper(log.NewNopLogger()), Logger: log.NewNopLogger()}
+	h := &Handler{Source: config.NewStatic(cfg, log.NewNopLogger()), Scraper: NewScraper(log.NewNopLogger(), DefaultMaxConcurrency), Logger: log.NewNopLogger()}
 	rec := httptest.NewRecorder()
 	h.ServeMetrics(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	if rec.Code != http.StatusOK {

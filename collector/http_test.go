@@ -16,7 +16,7 @@ import (
 )
 
 func newHandler(cfg *config.Config, allowAny bool) *Handler {
-	return &Handler{Source: config.NewStatic(cfg, log.NewNopLogger()), Scraper: NewScraper(log.NewNopLogger()),
+	return &Handler{Source: config.NewStatic(cfg, log.NewNopLogger()), Scraper: NewScraper(log.NewNopLogger(), DefaultMaxConcurrency),
 		Logger: log.NewNopLogger(), Defaults: config.Defaults{Timeout: time.Second}, AllowAnyTarget: allowAny}
 }
 

@@ -63,7 +63,13 @@ type Poller struct {
 	// whitelist refusal is logged once, not every scrape.
 	// It is shared by the pollers of one Scraper.
 	refusedOnce *sync.Map
+	// slots bounds the members polled at once across every ensemble (each
+	// holds up to four connections); nil means no bound.
+	slots chan struct{}
 }
+
+// errNoSlot: every poll slot stayed busy until the member's deadline.
+var errNoSlot = errors.New("no free poll slot before the deadline (see --zookeeper.max-concurrency)")
 
 // PollEnsemble polls every member concurrently, each under its own timeout
 // (bounded by ctx): a member that hangs costs its own deadline and nothing
@@ -75,8 +81,20 @@ func (p *Poller) PollEnsemble(ctx context.Context, members []config.Member, time
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			// The wait for a slot counts against the member's deadline, so a
+			// scrape stays bounded by one deadline whatever the load.
 			mctx, cancel := context.WithTimeout(ctx, timeout)
 			defer cancel()
+			if p.slots != nil {
+				select {
+				case p.slots <- struct{}{}:
+					defer func() { <-p.slots }()
+				case <-mctx.Done():
+					out[i] = MemberSnapshot{Member: m, State: StateUnknown, Allowed: map[string]bool{}, Err: errNoSlot, Duration: timeout}
+					level.Warn(p.Logger).Log("msg", "Member not polled", "server", m.Address, "err", errNoSlot)
+					return
+				}
+			}
 			out[i] = p.PollMember(mctx, m)
 		}()
 	}

@@ -53,6 +53,8 @@ type Client struct {
 	TLS *tls.Config
 	// MaxResponseBytes overrides the read cap when positive.
 	MaxResponseBytes int64
+	// Resolver looks up member names; nil means the system's.
+	Resolver *net.Resolver
 }
 
 // Do sends cmd to addr with the package's default client.
@@ -68,7 +70,7 @@ func (c *Client) Do(ctx context.Context, addr, cmd string) ([]byte, error) {
 	if len(cmd) != 4 {
 		return nil, fmt.Errorf("four-letter word %q must be 4 bytes", cmd)
 	}
-	var d net.Dialer
+	d := net.Dialer{Resolver: c.Resolver}
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err

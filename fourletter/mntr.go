@@ -147,7 +147,7 @@ func splitLabels(s string) (string, []Label, bool) {
 			return "", nil, false
 		}
 		lname := strings.TrimSpace(body[:eq])
-		if !validKey(lname) {
+		if !validKey(lname) || lname[0] >= '0' && lname[0] <= '9' {
 			return "", nil, false
 		}
 		// Find the closing quote, honouring backslash escapes.

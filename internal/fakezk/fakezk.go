@@ -49,9 +49,12 @@ func New(t testing.TB) *Server { return NewTLS(t, nil) }
 
 // NewTLS starts a server that speaks TLS with cfg (plain TCP when nil), as
 // ZooKeeper's secure client port does.
-func NewTLS(t testing.TB, cfg *tls.Config) *Server {
+func NewTLS(t testing.TB, cfg *tls.Config) *Server { return NewOn(t, "127.0.0.1:0", cfg) }
+
+// NewOn starts a server on a given loopback address ("[::1]:0" for IPv6).
+func NewOn(t testing.TB, addr string, cfg *tls.Config) *Server {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatalf("fakezk: listen: %v", err)
 	}

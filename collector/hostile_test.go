@@ -1,0 +1,154 @@
+package collector
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zookeeper-exporter/zookeeper_exporter/config"
+	"github.com/zookeeper-exporter/zookeeper_exporter/internal/fakezk"
+)
+
+func fixture(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile("../fourletter/testdata/3.8.0/healthy/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// healthyReplies are a real follower's replies.
+func healthyReplies(t *testing.T) map[string][]byte {
+	return map[string][]byte{"srvr": fixture(t, "follower-srvr.txt"), "mntr": fixture(t, "follower-mntr.txt"),
+		"conf": fixture(t, "follower-conf.txt"), "ruok": []byte("imok")}
+}
+
+// TestHostileMember: one member of five misbehaves; the scrape stays
+// complete for the other four, ends within that member's deadline plus a
+// margin, and reports the bad member without breaking the exposition.
+func TestHostileMember(t *testing.T) {
+	const deadline = time.Second
+	garbage := bytes.Repeat([]byte{0x00, 0xff, 0x13, 0x37, '\n', 0x80}, 200)
+	tenMiB := bytes.Repeat([]byte("zk_outstanding_requests\t1\n"), 10<<20/25)
+	badLines := []byte(strings.Join([]string{
+		"zk_version\t3.8.0-x, built on today", "zk_server_state\tfollower",
+		"no separator here", "zk_znode_count\tlots", "zk_watch_count\tNaN", "zk_ephemerals_count\t+Inf",
+		"zk_outstanding_requests\t1", "zk_outstanding_requests\t2", `zk_x{key="unterminated\t1`, `zk_y{1bad="v"}` + "\t1",
+		`zk_z{key="ok",key2="\xff\xfe"}` + "\t1", "zk_a-b\t1", "zk_p50_readlatency\t1", "zk_cnt_readlatency\t2", "zk_sum_readlatency\t3",
+		"zk_readlatency_count\t9", "zk_readlatency\t4"}, "\n"))
+	srvrText := fixture(t, "follower-srvr.txt")
+	mntrText := fixture(t, "follower-mntr.txt")
+
+	type check func(t *testing.T, s scrapeResult)
+	upIs := func(want float64) check {
+		return func(t *testing.T, s scrapeResult) { s.expect(t, "zookeeper_up", want) }
+	}
+	for _, tc := range []struct {
+		name  string
+		setup func(t *testing.T) string // returns the bad member's address
+		check check
+	}{
+		{"connection refused", func(t *testing.T) string { return deadAddr(t) }, upIs(0)},
+		{"accepts, never answers", badServer(nil, fakezk.Stall), upIs(0)},
+		{"half then stalls", badServer(map[string][]byte{"srvr": srvrText, "mntr": mntrText, "conf": srvrText, "ruok": []byte("imok")}, fakezk.HalfThenStall), upIs(0)},
+		{"drips a byte every 100ms", badServer(map[string][]byte{"srvr": srvrText, "mntr": mntrText, "conf": srvrText, "ruok": []byte("imok")}, fakezk.Drip), upIs(0)},
+		{"closes at once", badServer(nil, fakezk.CloseAtOnce), upIs(0)},
+		{"resets", badServer(map[string][]byte{"srvr": nil, "mntr": nil, "conf": nil, "ruok": nil}, fakezk.Reset), upIs(0)},
+		{"10 MiB of mntr", badServer(map[string][]byte{"srvr": srvrText, "mntr": tenMiB}, fakezk.Answer), func(t *testing.T, s scrapeResult) {
+			s.expect(t, "zookeeper_up", 1)
+			s.expect(t, "zookeeper_outstanding_requests", 1)
+			if v := s.value("zookeeper_member_malformed_lines"); v < 1000 {
+				t.Errorf("malformed lines %v: the repeated keys were not counted", v)
+			}
+		}},
+		{"10 MiB of garbage everywhere", badServer(map[string][]byte{"srvr": bytes.Repeat(garbage, 10<<20/len(garbage)), "mntr": bytes.Repeat(garbage, 10<<20/len(garbage)), "ruok": garbage}, fakezk.Answer), upIs(0)},
+		{"binary garbage", badServer(map[string][]byte{"srvr": garbage, "mntr": garbage, "conf": garbage, "ruok": garbage}, fakezk.Answer), upIs(0)},
+		{"malformed lines", badServer(map[string][]byte{"srvr": srvrText, "mntr": badLines}, fakezk.Answer), func(t *testing.T, s scrapeResult) {
+			s.expect(t, "zookeeper_up", 1)
+			s.expect(t, "zookeeper_outstanding_requests", 1) // the first of the duplicates
+			s.expect(t, "zookeeper_member_malformed_lines", 6)
+		}},
+		{"another command's output", badServer(map[string][]byte{"srvr": mntrText, "mntr": srvrText, "conf": srvrText, "ruok": []byte("imok")}, fakezk.Answer), func(t *testing.T, s scrapeResult) {
+			// srvr's text is no mntr and mntr's no srvr, but the mntr text
+			// under srvr still names the state.
+			s.expect(t, "zookeeper_up", 1)
+		}},
+		{"IPv6 member", func(t *testing.T) string {
+			srv := fakezk.NewOn(t, "[::1]:0", nil)
+			srv.SetAll(healthyReplies(t), fakezk.Answer)
+			return srv.Addr()
+		}, func(t *testing.T, s scrapeResult) {
+			s.expect(t, "zookeeper_up", 1)
+			s.expect(t, "zookeeper_serving", 1)
+		}},
+		{"name that does not resolve", func(t *testing.T) string { return "zk-does-not-exist.invalid:2181" }, upIs(0)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var members []config.Member
+			healthy := map[string]bool{}
+			for i := 0; i < 4; i++ {
+				srv := fakezk.New(t)
+				srv.SetAll(healthyReplies(t), fakezk.Answer)
+				members = append(members, config.Member{Address: srv.Addr(), Observer: i == 3})
+				healthy[srv.Addr()] = true
+			}
+			bad := tc.setup(t)
+			members = append(members, config.Member{Address: bad})
+			cfg := &config.Config{Ensembles: []config.Ensemble{{Name: "h", Servers: members, Timeout: config.Duration(deadline)}}}
+			h := newHandler(cfg, false)
+			// Names resolve only through this resolver, which answers
+			// nothing: no lookup leaves the machine.
+			h.Scraper.Resolver = &net.Resolver{PreferGo: true, Dial: func(context.Context, string, string) (net.Conn, error) {
+				return nil, errors.New("no DNS in tests")
+			}}
+			rec := httptest.NewRecorder()
+			start := time.Now()
+			h.ServeMetrics(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+			took := time.Since(start)
+			if limit := deadline + time.Second; took > limit {
+				t.Errorf("scrape took %v, want under %v", took, limit)
+			}
+			all := parseScrape(t, rec.Body.Bytes())
+			for addr := range healthy {
+				s := all.member(addr)
+				s.expect(t, "zookeeper_up", 1)
+				s.expect(t, "zookeeper_serving", 1)
+				for _, name := range []string{"zookeeper_zxid_epoch", "zookeeper_outstanding_requests", "zookeeper_znodes", "zookeeper_server_info", "zookeeper_fsynctime_seconds"} {
+					if !s.has(name) {
+						t.Errorf("healthy member %s lacks %s", addr, name)
+					}
+				}
+			}
+			tc.check(t, all.member(bad))
+			t.Logf("%s: scrape %v, bad member up=%v", tc.name, took.Round(time.Millisecond), all.member(bad).value("zookeeper_up"))
+		})
+	}
+}
+
+func badServer(replies map[string][]byte, b fakezk.Behaviour) func(t *testing.T) string {
+	return func(t *testing.T) string {
+		srv := fakezk.New(t)
+		for _, cmd := range []string{"srvr", "mntr", "conf", "ruok"} {
+			srv.Set(cmd, replies[cmd], b)
+		}
+		return srv.Addr()
+	}
+}
+
+func deadAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
