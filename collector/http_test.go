@@ -70,7 +70,7 @@ func truncateText(s string) string {
 // round of words, not 50.
 func TestConcurrentScrapesShareOnePoll(t *testing.T) {
 	srv := fakezk.New(t)
-	srv.DripInterval = 40 * time.Millisecond
+	srv.SetDripInterval(40 * time.Millisecond)
 	srv.Set("srvr", []byte("Mode: standalone\nZxid: 0x5\n"), fakezk.Drip) // about 1s to answer
 	srv.Set("mntr", []byte("zk_server_state\tstandalone\n"), fakezk.Answer)
 	cfg := &config.Config{Ensembles: []config.Ensemble{{Name: "e", Servers: []config.Member{{Address: srv.Addr()}}, Timeout: config.Duration(5 * time.Second)}}}

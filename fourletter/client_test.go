@@ -14,7 +14,7 @@ import (
 
 func TestDo(t *testing.T) {
 	srv := fakezk.New(t)
-	srv.DripInterval = 5 * time.Millisecond
+	srv.SetDripInterval(5 * time.Millisecond)
 	big := bytes.Repeat([]byte("zk_x\t1\n"), (fourletter.MaxResponseBytes/7)+10)
 	srv.Set("srvr", []byte("Mode: leader\n"), fakezk.Answer)
 	srv.Set("mntr", []byte("This ZooKeeper instance is not currently serving requests\n"), fakezk.Answer)

@@ -37,12 +37,45 @@ type Server struct {
 	mu           sync.Mutex
 	replies      map[string][]byte
 	behaviour    map[string]Behaviour
-	DripInterval time.Duration
+	dripInterval time.Duration
 	conns        atomic.Int64
 	counts       sync.Map // command -> *atomic.Int64
 	wg           sync.WaitGroup
 	done         chan struct{}
+	// delay holds each answer back, so connections stay open long enough
+	// to be counted in flight.
+	delay time.Duration
+	// tracker, when set, counts this server's open connections together
+	// with other servers'.
+	tracker *Tracker
 }
+
+// SetDripInterval sets the pause between bytes of a Drip answer [100ms].
+func (s *Server) SetDripInterval(d time.Duration) { s.mu.Lock(); s.dripInterval = d; s.mu.Unlock() }
+
+// SetDelay holds every answer back by d.
+func (s *Server) SetDelay(d time.Duration) { s.mu.Lock(); s.delay = d; s.mu.Unlock() }
+
+// SetTracker counts this server's open connections in tr.
+func (s *Server) SetTracker(tr *Tracker) { s.mu.Lock(); s.tracker = tr; s.mu.Unlock() }
+
+// Tracker counts connections open at once across servers.
+type Tracker struct {
+	now, max atomic.Int64
+}
+
+func (tr *Tracker) inc() {
+	n := tr.now.Add(1)
+	for {
+		m := tr.max.Load()
+		if n <= m || tr.max.CompareAndSwap(m, n) {
+			return
+		}
+	}
+}
+
+// Max is the most connections that were open at once.
+func (tr *Tracker) Max() int64 { return tr.max.Load() }
 
 // New starts a server closed by t.Cleanup.
 func New(t testing.TB) *Server { return NewTLS(t, nil) }
@@ -62,7 +95,7 @@ func NewOn(t testing.TB, addr string, cfg *tls.Config) *Server {
 		ln = tls.NewListener(ln, cfg)
 	}
 	s := &Server{ln: ln, replies: map[string][]byte{}, behaviour: map[string]Behaviour{},
-		DripInterval: 100 * time.Millisecond, done: make(chan struct{})}
+		dripInterval: 100 * time.Millisecond, done: make(chan struct{})}
 	s.wg.Add(1)
 	go s.serve()
 	t.Cleanup(s.Close)
@@ -129,6 +162,13 @@ func (s *Server) serve() {
 
 func (s *Server) handle(c net.Conn) {
 	defer c.Close()
+	s.mu.Lock()
+	tracker, delay, drip := s.tracker, s.delay, s.dripInterval
+	s.mu.Unlock()
+	if tracker != nil {
+		tracker.inc()
+		defer tracker.now.Add(-1)
+	}
 	// Close the connection when the server stops, so stalls end in tests.
 	stop := make(chan struct{})
 	defer close(stop)
@@ -150,6 +190,13 @@ func (s *Server) handle(c net.Conn) {
 	s.mu.Lock()
 	reply, b := s.replies[cmd], s.behaviour[cmd]
 	s.mu.Unlock()
+	if delay > 0 {
+		select {
+		case <-time.After(delay):
+		case <-s.done:
+			return
+		}
+	}
 	switch b {
 	case Answer:
 		c.Write(reply)
@@ -163,7 +210,7 @@ func (s *Server) handle(c net.Conn) {
 			select {
 			case <-s.done:
 				return
-			case <-time.After(s.DripInterval):
+			case <-time.After(drip):
 			}
 		}
 	case CloseAtOnce:
