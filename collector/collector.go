@@ -182,6 +182,8 @@ func emitMember(e *emitter, ensemble string, s MemberSnapshot, v View, idx int) 
 		}
 	}
 	if !s.Up {
+		e.gauge("member_down_reason", "1 for why the member gave nothing usable: refused, timeout (hung), reset, tls, resolve, empty, garbage, no_slot (--zookeeper.max-concurrency) or other.",
+			1, reasonLabels, ensemble, server, DownReason(s.Err))
 		return
 	}
 	g("member_malformed_lines", "Lines of this member's replies skipped as malformed in this scrape.", float64(s.Malformed))
@@ -264,6 +266,7 @@ func emitMember(e *emitter, ensemble string, s MemberSnapshot, v View, idx int) 
 var (
 	stateLabels        = []string{"ensemble", "server", "state"}
 	commandLabels      = []string{"ensemble", "server", "command"}
+	reasonLabels       = []string{"ensemble", "server", "reason"}
 	infoLabels         = []string{"ensemble", "server", "version", "server_id", "peer_type"}
 	configServerLabels = []string{"ensemble", "server", "sid", "role", "address"}
 )

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/zookeeper-exporter/zookeeper_exporter/config"
 	"github.com/zookeeper-exporter/zookeeper_exporter/internal/fakezk"
 )
@@ -52,35 +54,36 @@ func TestHostileMember(t *testing.T) {
 		return func(t *testing.T, s scrapeResult) { s.expect(t, "zookeeper_up", want) }
 	}
 	for _, tc := range []struct {
-		name  string
-		setup func(t *testing.T) string // returns the bad member's address
-		check check
+		name   string
+		setup  func(t *testing.T) string // returns the bad member's address
+		check  check
+		reason string // zookeeper_member_down_reason, "" when up
 	}{
-		{"connection refused", func(t *testing.T) string { return deadAddr(t) }, upIs(0)},
-		{"accepts, never answers", badServer(nil, fakezk.Stall), upIs(0)},
-		{"half then stalls", badServer(map[string][]byte{"srvr": srvrText, "mntr": mntrText, "conf": srvrText, "ruok": []byte("imok")}, fakezk.HalfThenStall), upIs(0)},
-		{"drips a byte every 100ms", badServer(map[string][]byte{"srvr": srvrText, "mntr": mntrText, "conf": srvrText, "ruok": []byte("imok")}, fakezk.Drip), upIs(0)},
-		{"closes at once", badServer(nil, fakezk.CloseAtOnce), upIs(0)},
-		{"resets", badServer(map[string][]byte{"srvr": nil, "mntr": nil, "conf": nil, "ruok": nil}, fakezk.Reset), upIs(0)},
+		{"connection refused", func(t *testing.T) string { return deadAddr(t) }, upIs(0), "refused"},
+		{"accepts, never answers", badServer(nil, fakezk.Stall), upIs(0), "timeout"},
+		{"half then stalls", badServer(map[string][]byte{"srvr": srvrText, "mntr": mntrText, "conf": srvrText, "ruok": []byte("imok")}, fakezk.HalfThenStall), upIs(0), "timeout"},
+		{"drips a byte every 100ms", badServer(map[string][]byte{"srvr": srvrText, "mntr": mntrText, "conf": srvrText, "ruok": []byte("imok")}, fakezk.Drip), upIs(0), "timeout"},
+		{"closes at once", badServer(nil, fakezk.CloseAtOnce), upIs(0), "empty"},
+		{"resets", badServer(map[string][]byte{"srvr": nil, "mntr": nil, "conf": nil, "ruok": nil}, fakezk.Reset), upIs(0), "reset"},
 		{"10 MiB of mntr", badServer(map[string][]byte{"srvr": srvrText, "mntr": tenMiB}, fakezk.Answer), func(t *testing.T, s scrapeResult) {
 			s.expect(t, "zookeeper_up", 1)
 			s.expect(t, "zookeeper_outstanding_requests", 1)
 			if v := s.value("zookeeper_member_malformed_lines"); v < 1000 {
 				t.Errorf("malformed lines %v: the repeated keys were not counted", v)
 			}
-		}},
-		{"10 MiB of garbage everywhere", badServer(map[string][]byte{"srvr": bytes.Repeat(garbage, 10<<20/len(garbage)), "mntr": bytes.Repeat(garbage, 10<<20/len(garbage)), "ruok": garbage}, fakezk.Answer), upIs(0)},
-		{"binary garbage", badServer(map[string][]byte{"srvr": garbage, "mntr": garbage, "conf": garbage, "ruok": garbage}, fakezk.Answer), upIs(0)},
+		}, ""},
+		{"10 MiB of garbage everywhere", badServer(map[string][]byte{"srvr": bytes.Repeat(garbage, 10<<20/len(garbage)), "mntr": bytes.Repeat(garbage, 10<<20/len(garbage)), "ruok": garbage}, fakezk.Answer), upIs(0), "garbage"},
+		{"binary garbage", badServer(map[string][]byte{"srvr": garbage, "mntr": garbage, "conf": garbage, "ruok": garbage}, fakezk.Answer), upIs(0), "garbage"},
 		{"malformed lines", badServer(map[string][]byte{"srvr": srvrText, "mntr": badLines}, fakezk.Answer), func(t *testing.T, s scrapeResult) {
 			s.expect(t, "zookeeper_up", 1)
 			s.expect(t, "zookeeper_outstanding_requests", 1) // the first of the duplicates
 			s.expect(t, "zookeeper_member_malformed_lines", 6)
-		}},
+		}, ""},
 		{"another command's output", badServer(map[string][]byte{"srvr": mntrText, "mntr": srvrText, "conf": srvrText, "ruok": []byte("imok")}, fakezk.Answer), func(t *testing.T, s scrapeResult) {
 			// srvr's text is no mntr and mntr's no srvr, but the mntr text
 			// under srvr still names the state.
 			s.expect(t, "zookeeper_up", 1)
-		}},
+		}, ""},
 		{"IPv6 member", func(t *testing.T) string {
 			srv := fakezk.NewOn(t, "[::1]:0", nil)
 			srv.SetAll(healthyReplies(t), fakezk.Answer)
@@ -88,8 +91,8 @@ func TestHostileMember(t *testing.T) {
 		}, func(t *testing.T, s scrapeResult) {
 			s.expect(t, "zookeeper_up", 1)
 			s.expect(t, "zookeeper_serving", 1)
-		}},
-		{"name that does not resolve", func(t *testing.T) string { return "zk-does-not-exist.invalid:2181" }, upIs(0)},
+		}, ""},
+		{"name that does not resolve", func(t *testing.T) string { return "zk-does-not-exist.invalid:2181" }, upIs(0), "resolve"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var members []config.Member
@@ -128,9 +131,27 @@ func TestHostileMember(t *testing.T) {
 				}
 			}
 			tc.check(t, all.member(bad))
-			t.Logf("%s: scrape %v, bad member up=%v", tc.name, took.Round(time.Millisecond), all.member(bad).value("zookeeper_up"))
+			reason := ""
+			for _, m := range all.families["zookeeper_member_down_reason"].GetMetric() {
+				if labelOf(m, "server") == bad {
+					reason = labelOf(m, "reason")
+				}
+			}
+			if reason != tc.reason {
+				t.Errorf("down reason %q, want %q", reason, tc.reason)
+			}
+			t.Logf("%s: scrape %v, bad member up=%v reason=%q", tc.name, took.Round(time.Millisecond), all.member(bad).value("zookeeper_up"), reason)
 		})
 	}
+}
+
+func labelOf(m interface{ GetLabel() []*dto.LabelPair }, name string) string {
+	for _, l := range m.GetLabel() {
+		if l.GetName() == name {
+			return l.GetValue()
+		}
+	}
+	return ""
 }
 
 func badServer(replies map[string][]byte, b fakezk.Behaviour) func(t *testing.T) string {

@@ -7,7 +7,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/go-kit/log"
@@ -68,6 +70,39 @@ type Poller struct {
 	slots chan struct{}
 }
 
+// errUnusable: the member answered, but nothing it said could be parsed.
+var errUnusable = errors.New("no usable reply")
+
+// DownReasons are the values of zookeeper_member_down_reason{reason}.
+var DownReasons = []string{"refused", "timeout", "reset", "tls", "resolve", "empty", "garbage", "no_slot", "other"}
+
+// DownReason names why a member gave nothing usable, from a fixed set (the
+// error text itself never becomes a label).
+func DownReason(err error) string {
+	var dnsErr *net.DNSError
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, errNoSlot):
+		return "no_slot"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	case errors.Is(err, fourletter.ErrTLSHandshake):
+		return "tls"
+	case errors.As(err, &dnsErr):
+		return "resolve"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "refused"
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+		return "reset"
+	case errors.Is(err, fourletter.ErrEmptyResponse):
+		return "empty"
+	case errors.Is(err, errUnusable), errors.Is(err, fourletter.ErrResponseTooLarge):
+		return "garbage"
+	}
+	return "other"
+}
+
 // errNoSlot: every poll slot stayed busy until the member's deadline.
 var errNoSlot = errors.New("no free poll slot before the deadline (see --zookeeper.max-concurrency)")
 
@@ -124,7 +159,7 @@ func (p *Poller) PollMember(ctx context.Context, m config.Member) MemberSnapshot
 	}
 	wg.Wait()
 
-	notServing := false
+	notServing, garbage := false, false
 	var firstErr error
 	for i, cmd := range Commands {
 		r := replies[i]
@@ -147,6 +182,8 @@ func (p *Poller) PollMember(ctx context.Context, m config.Member) MemberSnapshot
 		// A reply, possibly cut at the read cap: parse what came.
 		if p.parse(&snap, cmd, r.body) {
 			snap.Up, snap.Allowed[cmd] = true, true
+		} else {
+			garbage = true
 		}
 	}
 
@@ -163,11 +200,18 @@ func (p *Poller) PollMember(ctx context.Context, m config.Member) MemberSnapshot
 		}
 	}
 	if !snap.Up {
+		// Bytes that made no sense say more than the words that got none.
 		snap.Err = firstErr
-		if snap.Err == nil {
-			snap.Err = errors.New("no usable reply")
+		if garbage || snap.Err == nil {
+			snap.Err = errUnusable
 		}
-		level.Debug(p.Logger).Log("msg", "Member did not answer", "server", m.Address, "err", snap.Err)
+		if DownReason(snap.Err) == "tls" {
+			// A TLS failure is a configuration fault, not an outage: say it
+			// loudly.
+			level.Error(p.Logger).Log("msg", "TLS handshake with member failed", "server", m.Address, "err", snap.Err)
+		} else {
+			level.Debug(p.Logger).Log("msg", "Member did not answer", "server", m.Address, "err", snap.Err)
+		}
 	}
 	snap.Duration = time.Since(start)
 	return snap

@@ -35,6 +35,9 @@ var (
 	// ErrResponseTooLarge means the reply went past the read cap; the first
 	// MaxResponseBytes are still returned.
 	ErrResponseTooLarge = errors.New("four-letter-word response exceeds the read cap")
+	// ErrTLSHandshake wraps a failed TLS handshake: a wrong CA, server
+	// name or client certificate, or a port that does not speak TLS.
+	ErrTLSHandshake = errors.New("tls handshake failed")
 	// ErrEmptyResponse means the server closed the connection without a byte:
 	// what ZooKeeper does for an unknown word, or a proxy that is not ZooKeeper.
 	ErrEmptyResponse = errors.New("empty four-letter-word response")
@@ -97,7 +100,10 @@ func (c *Client) Do(ctx context.Context, addr, cmd string) ([]byte, error) {
 		}
 		tlsConn := tls.Client(conn, cfg)
 		if err := tlsConn.HandshakeContext(ctx); err != nil {
-			return nil, ctxErr(ctx, fmt.Errorf("tls handshake: %w", err))
+			if ctx.Err() != nil {
+				return nil, ctxErr(ctx, err)
+			}
+			return nil, fmt.Errorf("%w: %w", ErrTLSHandshake, err)
 		}
 		conn = tlsConn
 	}

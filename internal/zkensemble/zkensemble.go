@@ -81,6 +81,15 @@ type Options struct {
 	// DefaultWhitelist leaves 4lw.commands.whitelist out (only srvr allowed,
 	// as since 3.5.3); otherwise every word is allowed.
 	DefaultWhitelist bool
+	// TLS, when set, opens a secure client port (Netty) on every member.
+	TLS *TLS
+}
+
+// TLS configures ZooKeeper's secure client port with PEM files.
+type TLS struct {
+	KeyStore   string // the server's key and certificate in one PEM file
+	TrustStore string // the CA that signs client certificates
+	ClientAuth string // need, want or none
 }
 
 // Ensemble is a set of running (or stopped) members.
@@ -96,6 +105,7 @@ type Member struct {
 	ID                                          int
 	Observer                                    bool
 	ClientPort, QuorumPort, ElectionPort, Admin int
+	SecurePort                                  int // 0 without TLS
 	Dir                                         string
 
 	e       *Ensemble
@@ -111,11 +121,14 @@ func Start(t TB, opts Options) *Ensemble {
 	Require(t)
 	e := &Ensemble{t: t, Dir: t.TempDir(), opts: opts}
 	n := opts.Voters + opts.Observers
-	ports := freePorts(t, 4*n)
+	ports := freePorts(t, 5*n)
 	for i := 0; i < n; i++ {
 		m := &Member{ID: i + 1, Observer: i >= opts.Voters,
-			ClientPort: ports[4*i], QuorumPort: ports[4*i+1], ElectionPort: ports[4*i+2], Admin: ports[4*i+3],
+			ClientPort: ports[5*i], QuorumPort: ports[5*i+1], ElectionPort: ports[5*i+2], Admin: ports[5*i+3],
 			Dir: filepath.Join(e.Dir, strconv.Itoa(i+1)), e: e}
+		if opts.TLS != nil {
+			m.SecurePort = ports[5*i+4]
+		}
 		e.Members = append(e.Members, m)
 	}
 	t.Cleanup(e.Stop)
@@ -147,6 +160,11 @@ func (m *Member) ServerLine() string {
 		line += ":observer"
 	}
 	return line
+}
+
+// SecureAddr is the member's TLS client address.
+func (m *Member) SecureAddr() string {
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(m.SecurePort))
 }
 
 // Addr is the member's client address.
@@ -184,6 +202,9 @@ func (m *Member) WriteConfig(serverLines []string) error {
 	if !m.e.opts.DefaultWhitelist {
 		cfg = append(cfg, "4lw.commands.whitelist=*")
 	}
+	if m.SecurePort != 0 {
+		cfg = append(cfg, "secureClientPort="+strconv.Itoa(m.SecurePort))
+	}
 	cfg = append(cfg, serverLines...)
 	if err := os.WriteFile(filepath.Join(m.Dir, "zoo.cfg"), []byte(strings.Join(cfg, "\n")+"\n"), 0o644); err != nil {
 		return err
@@ -215,12 +236,17 @@ func (m *Member) Start() error {
 	for i, jar := range classPath {
 		cp[i] = filepath.Join(JarDir, jar)
 	}
-	cmd := exec.Command("java",
-		"-Xmx128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xshare:auto",
-		"-Dlog4j.configuration=file:"+filepath.Join(m.Dir, "log4j.properties"),
-		"-Dzookeeper.log.dir="+m.Dir, "-Dzookeeper.jmx.log4j.disable=true", "-Djava.net.preferIPv4Stack=true",
-		"-cp", strings.Join(cp, ":"),
-		"org.apache.zookeeper.server.quorum.QuorumPeerMain", filepath.Join(m.Dir, "zoo.cfg"))
+	args := []string{"-Xmx128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xshare:auto",
+		"-Dlog4j.configuration=file:" + filepath.Join(m.Dir, "log4j.properties"),
+		"-Dzookeeper.log.dir=" + m.Dir, "-Dzookeeper.jmx.log4j.disable=true", "-Djava.net.preferIPv4Stack=true"}
+	if t := m.e.opts.TLS; t != nil {
+		args = append(args, "-Dzookeeper.serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory",
+			"-Dzookeeper.ssl.keyStore.location="+t.KeyStore, "-Dzookeeper.ssl.keyStore.type=PEM",
+			"-Dzookeeper.ssl.trustStore.location="+t.TrustStore, "-Dzookeeper.ssl.trustStore.type=PEM",
+			"-Dzookeeper.ssl.clientAuth="+t.ClientAuth)
+	}
+	args = append(args, "-cp", strings.Join(cp, ":"), "org.apache.zookeeper.server.quorum.QuorumPeerMain", filepath.Join(m.Dir, "zoo.cfg"))
+	cmd := exec.Command("java", args...)
 	out, err := os.OpenFile(filepath.Join(m.Dir, "stdout.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
