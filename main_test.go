@@ -65,6 +65,13 @@ func (s *syncBuffer) String() string {
 // waits until it answers /-/ready.
 func startExporter(t testing.TB, args ...string) *exporter {
 	t.Helper()
+	return startExporterWith(t, "http", http.DefaultClient, "", "", args...)
+}
+
+// startExporterWith starts the exporter and waits for /-/ready over scheme
+// with client (and basic auth when user is set).
+func startExporterWith(t testing.TB, scheme string, client *http.Client, user, pass string, args ...string) *exporter {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -90,7 +97,11 @@ func startExporter(t testing.TB, args ...string) *exporter {
 	})
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		resp, err := http.Get(x.base + "/-/ready")
+		req, _ := http.NewRequest(http.MethodGet, scheme+"://"+addr+"/-/ready", nil)
+		if user != "" {
+			req.SetBasicAuth(user, pass)
+		}
+		resp, err := client.Do(req)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {

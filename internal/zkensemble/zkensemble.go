@@ -26,7 +26,9 @@ const JarDir = "/usr/share/java"
 
 // classPath: zookeeper.jar pulls its dependencies through its manifest;
 // servlet-api is needed for the AdminServer and an slf4j binding for any log.
-var classPath = []string{"zookeeper.jar", "servlet-api.jar", "slf4j-log4j12.jar", "log4j-1.2.jar"}
+// The manifest misses netty-codec (and netty-resolver), which the Netty
+// connection factory behind the secure client port needs.
+var classPath = []string{"zookeeper.jar", "servlet-api.jar", "slf4j-log4j12.jar", "log4j-1.2.jar", "netty-codec.jar", "netty-resolver.jar", "netty-transport-native-unix-common.jar"}
 
 // Available reports why real servers cannot run here, or nil.
 func Available() error {
