@@ -322,6 +322,26 @@ func TestEndpointsAndReload(t *testing.T) {
 	s = x.scrape("/metrics")
 	s.expect(t, "zookeeper_up{ensemble=second,server="+b.Addr()+"} 1", "zookeeper_exporter_config_last_reload_successful 0")
 
+	// A secret in the wrong key of a broken file: the reload fails and the
+	// value shows nowhere, neither in the answer, the log, nor the pages.
+	write("ensembles:\n  - name: third\n    servers: [\"" + a.Addr() + "\"]\n    tls: {insecure_skip_verify: hunter2-secret-value}\n")
+	resp, err := http.Post(x.base+"/-/reload", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	_, landing := x.get("/")
+	_, metrics := x.get("/metrics")
+	for what, text := range map[string]string{"reload answer": string(answer), "log": x.stderr.String(), "landing page": string(landing), "metrics": string(metrics)} {
+		if strings.Contains(text, "hunter2") {
+			t.Errorf("the secret shows in the %s", what)
+		}
+	}
+	if resp.StatusCode != 500 || !strings.Contains(string(answer), "line 4") {
+		t.Errorf("reload answer %d %q: want 500 naming line 4", resp.StatusCode, answer)
+	}
+
 	write("ensembles:\n  - name: fourth\n    servers: [\"" + a.Addr() + "\"]\n")
 	x.cmd.Process.Signal(syscall.SIGHUP)
 	x.waitScrape(t, 5*time.Second, "SIGHUP reload", func(s scrape) bool {

@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -317,10 +318,16 @@ func Decode(r io.Reader, d Defaults) (*Config, error) {
 	return &cfg, nil
 }
 
+// yamlValue matches the value yaml quotes in a type error ("cannot
+// unmarshal !!str `hunter2` into bool"): it is not shown, in case a secret
+// sits in the wrong key.
+var yamlValue = regexp.MustCompile("(!!\\w+) `[^`]*`")
+
 // cleanYAMLError drops yaml's "yaml: unmarshal errors:" header so the
-// message reads "line 4: field tiemout not found in type config.Ensemble".
+// message reads "line 4: field tiemout not found in type config.Ensemble",
+// and hides the values it quotes.
 func cleanYAMLError(err error) error {
-	msg := err.Error()
+	msg := yamlValue.ReplaceAllString(err.Error(), "$1 value")
 	msg = strings.TrimPrefix(msg, "yaml: unmarshal errors:\n")
 	msg = strings.TrimPrefix(msg, "yaml: ")
 	lines := strings.Split(msg, "\n")
