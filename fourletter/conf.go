@@ -1,7 +1,6 @@
 package fourletter
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -73,12 +72,16 @@ func (c Conf) MembershipKey() string {
 // (note ZooKeeper's trailing space) and ends with "version=<hex>" sent
 // without a newline.
 func ParseConf(r io.Reader) (Conf, error) {
-	c := Conf{Settings: make(map[string]string), ServerID: -1}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 4096), MaxResponseBytes)
+	c := Conf{Settings: make(map[string]string, 24), ServerID: -1}
+	text, err := readText(r)
+	if err != nil {
+		return c, fmt.Errorf("reading conf: %w", err)
+	}
 	inMembership := false
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
+	for text != "" {
+		var line string
+		line, text, _ = strings.Cut(text, "\n")
+		line = strings.TrimSpace(line)
 		if line == "" {
 			continue
 		}
@@ -109,9 +112,6 @@ func ParseConf(r io.Reader) (Conf, error) {
 			continue
 		}
 		c.Settings[key] = value
-	}
-	if err := sc.Err(); err != nil {
-		return c, fmt.Errorf("reading conf: %w", err)
 	}
 	if len(c.Settings) == 0 && !c.HasMembership {
 		return c, errors.New("conf: no key=value line")

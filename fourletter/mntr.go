@@ -1,11 +1,11 @@
 package fourletter
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
+	"unsafe"
 )
 
 // Mntr is a parsed `mntr` reply: the string fields ZooKeeper always sends and
@@ -44,20 +44,23 @@ func (m Mntr) Value(key string) (float64, bool) {
 	return 0, false
 }
 
-// mntrStringKeys are the keys whose values are text, not numbers.
-var mntrStringKeys = map[string]bool{"version": true, "server_state": true, "peer_state": true}
-
 // ParseMntr parses a `mntr` reply line by line. A malformed line is skipped
 // and counted; only a reply with no usable line at all is an error.
 func ParseMntr(r io.Reader) (Mntr, error) {
-	var m Mntr
-	seen := make(map[string]struct{})
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 4096), MaxResponseBytes)
+	text, err := readText(r)
+	if err != nil {
+		return Mntr{}, fmt.Errorf("reading mntr: %w", err)
+	}
+	// One pass over one string: keys are substrings of the reply, so a
+	// 550-line leader reply costs a handful of allocations, not one a line.
+	m := Mntr{Samples: make([]Sample, 0, strings.Count(text, "\n")+1)}
+	seen := make(map[string]struct{}, cap(m.Samples))
 	lines := 0
-	for sc.Scan() {
-		line := strings.TrimRight(sc.Text(), "\r")
-		if strings.TrimSpace(line) == "" {
+	for text != "" {
+		var line string
+		line, text, _ = strings.Cut(text, "\n")
+		line = strings.TrimSuffix(line, "\r")
+		if isBlank(line) {
 			continue
 		}
 		lines++
@@ -72,15 +75,15 @@ func ParseMntr(r io.Reader) (Mntr, error) {
 			continue
 		}
 		seen[rawKey] = struct{}{}
-		if mntrStringKeys[rawKey] {
-			switch rawKey {
-			case "version":
-				m.Version = value
-			case "server_state":
-				m.ServerState = value
-			case "peer_state":
-				m.PeerState = value
-			}
+		switch rawKey {
+		case "version":
+			m.Version = value
+			continue
+		case "server_state":
+			m.ServerState = value
+			continue
+		case "peer_state":
+			m.PeerState = value
 			continue
 		}
 		key, labels, ok := splitLabels(rawKey)
@@ -95,9 +98,6 @@ func ParseMntr(r io.Reader) (Mntr, error) {
 		}
 		m.Samples = append(m.Samples, Sample{Key: key, Labels: labels, Value: v})
 	}
-	if err := sc.Err(); err != nil {
-		return m, fmt.Errorf("reading mntr: %w", err)
-	}
 	if m.ServerState == "" && len(m.Samples) == 0 {
 		if lines == 0 {
 			return m, ErrEmptyResponse
@@ -105,6 +105,34 @@ func ParseMntr(r io.Reader) (Mntr, error) {
 		return m, fmt.Errorf("mntr: none of %d lines is a zk_ key and value", lines)
 	}
 	return m, nil
+}
+
+// readText reads a whole reply (already capped by the client) as a string
+// without copying it a second time: the bytes are owned here and never
+// written again, so the string may share them.
+func readText(r io.Reader) (string, error) {
+	var data []byte
+	var err error
+	if sized, ok := r.(interface{ Len() int }); ok {
+		// bytes.Reader and strings.Reader know their size: one allocation.
+		data = make([]byte, min(sized.Len(), MaxResponseBytes))
+		_, err = io.ReadFull(r, data)
+	} else {
+		data, err = io.ReadAll(io.LimitReader(r, MaxResponseBytes))
+	}
+	if err != nil || len(data) == 0 {
+		return "", err
+	}
+	return unsafe.String(&data[0], len(data)), nil
+}
+
+func isBlank(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] != ' ' && s[i] != '\t' && s[i] != '\r' {
+			return false
+		}
+	}
+	return true
 }
 
 // cutMntrLine splits "key<TAB>value". The separator is a tab; a space is

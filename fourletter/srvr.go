@@ -1,7 +1,6 @@
 package fourletter
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -40,12 +39,16 @@ func (s Srvr) ZxidCounter() uint64 { return s.Zxid & 0xffffffff }
 // reply says nothing about the member's role.
 func ParseSrvr(r io.Reader) (Srvr, error) {
 	var s Srvr
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 4096), MaxResponseBytes)
+	text, err := readText(r)
+	if err != nil {
+		return s, fmt.Errorf("reading srvr: %w", err)
+	}
 	inClients := false
 	hasMode := false
-	for sc.Scan() {
-		line := strings.TrimRight(sc.Text(), "\r")
+	for text != "" {
+		var line string
+		line, text, _ = strings.Cut(text, "\n")
+		line = strings.TrimRight(line, "\r")
 		if inClients {
 			// stat's Clients: block runs until an empty line.
 			if strings.TrimSpace(line) == "" {
@@ -104,9 +107,6 @@ func ParseSrvr(r io.Reader) (Srvr, error) {
 		if err != nil {
 			s.Malformed++
 		}
-	}
-	if err := sc.Err(); err != nil {
-		return s, fmt.Errorf("reading srvr: %w", err)
 	}
 	if !hasMode {
 		return s, errors.New("srvr: no Mode line")
