@@ -249,9 +249,13 @@ func emitMember(e *emitter, ensemble string, s MemberSnapshot, v View, idx int) 
 	if s.Mntr == nil {
 		return
 	}
+	memberValues := []string{ensemble, server}
 	for _, m := range mapMntr(s.Mntr) {
-		labelNames := append(memberLabels[:2:2], m.labelNames...)
-		labelValues := append([]string{ensemble, server}, m.labelValues...)
+		labelNames, labelValues := memberLabels, memberValues
+		if len(m.labelNames) > 0 {
+			labelNames = append(memberLabels[:2:2], m.labelNames...)
+			labelValues = append([]string{ensemble, server}, m.labelValues...)
+		}
 		switch m.kind {
 		case kindGauge:
 			e.gauge(m.name, m.help, m.value, labelNames, labelValues...)

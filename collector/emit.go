@@ -1,6 +1,8 @@
 package collector
 
 import (
+	"hash/maphash"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -10,38 +12,60 @@ import (
 
 const namespace = "zookeeper"
 
-// descCache keeps one Desc per name, help and label names across scrapes,
-// so a scrape does not rebuild hundreds of Descs. Its size is bounded by
-// the distinct mntr keys seen, capped by maxCachedDescs.
-var descCache sync.Map
+// descCache keeps the Descs of past scrapes by name, so a scrape does not
+// rebuild hundreds of Descs. A name has one variant per help text and label
+// set (normally one). The cache is bounded by the distinct mntr keys seen,
+// capped by maxCachedDescs.
+var (
+	descCache sync.Map // name -> *[]descVariant
+	descMu    sync.Mutex
+	descCount int
+)
 
 const maxCachedDescs = 20000
 
-var descCount struct {
-	sync.Mutex
-	n int
+type descVariant struct {
+	help       string
+	labelNames []string
+	desc       *prometheus.Desc
 }
 
 func desc(name, help string, labelNames []string) *prometheus.Desc {
-	id := name + "\x00" + help + "\x00" + strings.Join(labelNames, "\x00")
-	if d, ok := descCache.Load(id); ok {
-		return d.(*prometheus.Desc)
-	}
-	d := prometheus.NewDesc(name, help, labelNames, nil)
-	descCount.Lock()
-	defer descCount.Unlock()
-	if descCount.n < maxCachedDescs {
-		if _, loaded := descCache.LoadOrStore(id, d); !loaded {
-			descCount.n++
+	if v, ok := descCache.Load(name); ok {
+		for _, dv := range *v.(*[]descVariant) {
+			if dv.help == help && slices.Equal(dv.labelNames, labelNames) {
+				return dv.desc
+			}
 		}
 	}
+	d := prometheus.NewDesc(name, help, labelNames, nil)
+	descMu.Lock()
+	defer descMu.Unlock()
+	if descCount < maxCachedDescs {
+		var variants []descVariant
+		if v, ok := descCache.Load(name); ok {
+			variants = slices.Clone(*v.(*[]descVariant))
+		}
+		// Clones: names and label names may be substrings of a reply.
+		variants = append(variants, descVariant{help: strings.Clone(help), labelNames: cloneStrings(labelNames), desc: d})
+		descCache.Store(strings.Clone(name), &variants)
+		descCount++
+	}
 	return d
+}
+
+func cloneStrings(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = strings.Clone(s)
+	}
+	return out
 }
 
 type family struct {
 	kind       valueKind
 	help       string
-	labelNames string
+	labelNames []string
 }
 
 // emitter sends metrics for one scrape and keeps the exposition valid
@@ -52,19 +76,37 @@ type emitter struct {
 	ch       chan<- prometheus.Metric
 	families map[string]family
 	taken    map[string]bool // names used by summaries' _sum and _count
-	series   map[string]bool
+	series   map[[2]uint64]struct{}
 	dropped  int
 }
 
 func newEmitter(ch chan<- prometheus.Metric) *emitter {
-	return &emitter{ch: ch, families: map[string]family{}, taken: map[string]bool{}, series: map[string]bool{}}
+	return &emitter{ch: ch, families: make(map[string]family, 512), taken: map[string]bool{}, series: make(map[[2]uint64]struct{}, 2048)}
+}
+
+// Two independent 64-bit hashes identify a series (name and label values)
+// without building a string for it.
+var seriesSeeds = [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}
+
+func seriesID(name string, labelValues []string) [2]uint64 {
+	var id [2]uint64
+	for i, seed := range seriesSeeds {
+		var h maphash.Hash
+		h.SetSeed(seed)
+		h.WriteString(name)
+		for _, v := range labelValues {
+			h.WriteByte(0xff) // never in UTF-8
+			h.WriteString(v)
+		}
+		id[i] = h.Sum64()
+	}
+	return id
 }
 
 // admit checks a series against the families sent so far.
 func (e *emitter) admit(name, help string, kind valueKind, labelNames, labelValues []string) bool {
-	ln := strings.Join(labelNames, ",")
 	if f, ok := e.families[name]; ok {
-		if f.kind != kind || f.help != help || f.labelNames != ln {
+		if f.kind != kind || f.help != help || !slices.Equal(f.labelNames, labelNames) {
 			e.dropped++
 			return false
 		}
@@ -84,14 +126,14 @@ func (e *emitter) admit(name, help string, kind valueKind, labelNames, labelValu
 			}
 			e.taken[name+"_sum"], e.taken[name+"_count"] = true, true
 		}
-		e.families[name] = family{kind: kind, help: help, labelNames: ln}
+		e.families[name] = family{kind: kind, help: help, labelNames: labelNames}
 	}
-	id := name + "\x00" + strings.Join(labelValues, "\x00")
-	if e.series[id] {
+	id := seriesID(name, labelValues)
+	if _, dup := e.series[id]; dup {
 		e.dropped++
 		return false
 	}
-	e.series[id] = true
+	e.series[id] = struct{}{}
 	return true
 }
 

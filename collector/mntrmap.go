@@ -4,6 +4,8 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/zookeeper-exporter/zookeeper_exporter/fourletter"
 )
@@ -112,7 +114,7 @@ var renamedGauges = map[string]string{
 // labels it.
 var keyedSuffixes = []string{"learner_handler_qp_size", "learner_handler_qp_time_ms", "ack_latency", "read_per_namespace", "write_per_namespace"}
 
-var summaryStats = []string{"avg", "min", "max", "cnt", "sum", "p50", "p95", "p99", "p999"}
+var summaryStats = [9]string{"avg", "min", "max", "cnt", "sum", "p50", "p95", "p99", "p999"}
 
 var quantileOf = map[string]float64{"p50": 0.5, "p95": 0.95, "p99": 0.99, "p999": 0.999}
 
@@ -130,76 +132,110 @@ type mntrMetric struct {
 	quantiles   map[float64]float64
 }
 
+// statIndex: the summary statistics of the default metrics provider
+// (summaryStats), then the Prometheus provider's _count and _sum.
+const (
+	statCount = 9 + iota // len(summaryStats)
+	statSum
+	numStats
+)
+
 type summaryGroup struct {
 	stem, key        string
 	labels           []fourletter.Label
-	stats            map[string]float64
+	vals             [numStats]float64
+	have             uint16 // bit i: vals[i] was sent
 	providerQuantile map[float64]float64
+}
+
+func (g *summaryGroup) set(i int, v float64) { g.vals[i], g.have = v, g.have|1<<i }
+
+func (g *summaryGroup) get(i int) (float64, bool) { return g.vals[i], g.have&(1<<i) != 0 }
+
+var (
+	cntBit = uint16(1) << statIndex("cnt")
+	sumBit = uint16(1) << statIndex("sum")
+)
+
+func statIndex(stat string) int {
+	for i, s := range summaryStats {
+		if s == stat {
+			return i
+		}
+	}
+	return -1
 }
 
 // mapMntr turns every sample that has no curated name into passthrough
 // gauges, counters and summaries. It is pure: the same reply gives the same
-// metrics, in the same order.
+// metrics, in the same order. It runs for every member on every scrape, so
+// it keys its maps by substrings of the reply and caches the names it
+// derives from a key.
 func mapMntr(m *fourletter.Mntr) []mntrMetric {
-	groups := map[string]*summaryGroup{}
-	var order []string
-	group := func(id, stem, key string, labels []fourletter.Label) *summaryGroup {
+	// Pass 1: which samples belong to summaries. Default provider: a stem
+	// with both cnt_ and sum_ (zk_max_file_descriptor_count has neither).
+	// Prometheus provider: name{quantile=...} with name_count and name_sum.
+	stemStats := make(map[string]uint16, 64)
+	var quantiled map[string]bool
+	for _, s := range m.Samples {
+		if len(s.Labels) == 0 {
+			if i, stem, ok := cutStat(s.Key); ok {
+				stemStats[stem] |= 1 << i
+			}
+		} else if labelValue(s.Labels, "quantile") != "" {
+			if quantiled == nil {
+				quantiled = map[string]bool{}
+			}
+			quantiled[s.Key] = true
+		}
+	}
+
+	groups := make(map[string]*summaryGroup, len(stemStats))
+	var order []*summaryGroup
+	group := func(id, stem string, labels []fourletter.Label) *summaryGroup {
 		g, ok := groups[id]
 		if !ok {
-			g = &summaryGroup{stem: stem, key: key, labels: labels, stats: map[string]float64{}}
+			g = &summaryGroup{labels: labels}
+			if labels == nil {
+				g.stem, g.key = splitKeyed(stem)
+			} else {
+				g.stem = stem
+			}
 			groups[id] = g
-			order = append(order, id)
+			order = append(order, g)
 		}
 		return g
 	}
 
-	// Pass 1: which samples belong to summaries. Default provider: a stem
-	// with both cnt_ and sum_ (zk_max_file_descriptor_count has neither).
-	// Prometheus provider: name{quantile=...} with name_count and name_sum.
-	hasStat := map[string]bool{}
-	quantiled := map[string]bool{}
+	out := make([]mntrMetric, 0, len(m.Samples))
 	for _, s := range m.Samples {
 		if len(s.Labels) == 0 {
-			if stat, stem, ok := cutStat(s.Key); ok {
-				hasStat[stat+"_"+stem] = true
-			}
-		} else if labelValue(s.Labels, "quantile") != "" {
-			quantiled[s.Key] = true
-		}
-	}
-	isDefaultSummary := func(stem string) bool { return hasStat["cnt_"+stem] && hasStat["sum_"+stem] }
-
-	var out []mntrMetric
-	var plain []fourletter.Sample
-	for _, s := range m.Samples {
-		if len(s.Labels) == 0 {
-			if stat, stem, ok := cutStat(s.Key); ok && isDefaultSummary(stem) {
-				name, key := splitKeyed(stem)
-				g := group("d\x00"+stem, name, key, nil)
-				g.stats[stat] = s.Value
+			if i, stem, ok := cutStat(s.Key); ok && stemStats[stem]&(cntBit|sumBit) == cntBit|sumBit {
+				group(stem, stem, nil).set(i, s.Value)
 				continue
 			}
 		}
-		if base, suffix, ok := cutProviderSuffix(s.Key); ok && quantiled[base] {
-			g := group("p\x00"+base+labelID(s.Labels), base, "", s.Labels)
-			g.stats[suffix] = s.Value
-			continue
-		}
-		if q := labelValue(s.Labels, "quantile"); q != "" {
-			rest := withoutLabel(s.Labels, "quantile")
-			g := group("p\x00"+s.Key+labelID(rest), s.Key, "", rest)
-			if qv, err := parseQuantile(q); err == nil {
-				if g.providerQuantile == nil {
-					g.providerQuantile = map[float64]float64{}
+		if quantiled != nil {
+			if base, suffix, ok := cutProviderSuffix(s.Key); ok && quantiled[base] {
+				i := statCount
+				if suffix == "sum" {
+					i = statSum
 				}
-				g.providerQuantile[qv] = s.Value
+				group("\x00"+base+labelID(s.Labels), base, nonNil(s.Labels)).set(i, s.Value)
+				continue
 			}
-			continue
+			if q := labelValue(s.Labels, "quantile"); q != "" {
+				rest := withoutLabel(s.Labels, "quantile")
+				g := group("\x00"+s.Key+labelID(rest), s.Key, nonNil(rest))
+				if qv, err := parseQuantile(q); err == nil {
+					if g.providerQuantile == nil {
+						g.providerQuantile = map[float64]float64{}
+					}
+					g.providerQuantile[qv] = s.Value
+				}
+				continue
+			}
 		}
-		plain = append(plain, s)
-	}
-
-	for _, s := range plain {
 		if len(s.Labels) == 0 {
 			if _, ok := curatedByKey[s.Key]; ok {
 				continue
@@ -207,83 +243,159 @@ func mapMntr(m *fourletter.Mntr) []mntrMetric {
 		}
 		out = append(out, passthrough(s))
 	}
-	for _, id := range order {
-		out = append(out, summaryMetrics(groups[id])...)
+	for _, g := range order {
+		out = append(out, summaryMetrics(g)...)
 	}
 	return out
+}
+
+// nonNil marks a Prometheus-provider group: its keys are never split.
+func nonNil(labels []fourletter.Label) []fourletter.Label {
+	if labels == nil {
+		return []fourletter.Label{}
+	}
+	return labels
+}
+
+// passthroughSpec is what a plain mntr key becomes; specs are cached by key
+// (ZooKeeper sends the same few hundred keys every time).
+type passthroughSpec struct {
+	name, help string
+	kind       valueKind
+	divisor    float64
+}
+
+var (
+	passthroughSpecs sync.Map // key -> passthroughSpec
+	summarySpecs     sync.Map // stem or "\x00"+stem (keyed) -> passthroughSpec
+	cachedSpecs      atomic.Int64
+)
+
+// maxCachedSpecs bounds the caches: keys carrying a namespace are unbounded
+// in principle.
+const maxCachedSpecs = 20000
+
+func cacheSpec(m *sync.Map, key string, spec passthroughSpec) {
+	if cachedSpecs.Load() < maxCachedSpecs {
+		// Clone: the key is a substring of a reply, which must not be kept
+		// alive by the cache.
+		if _, loaded := m.LoadOrStore(strings.Clone(key), spec); !loaded {
+			cachedSpecs.Add(1)
+		}
+	}
 }
 
 // passthrough names a plain sample: counters get _total (and lose a _count
 // that would read as a summary's), milliseconds become seconds.
 func passthrough(s fourletter.Sample) mntrMetric {
-	key := s.Key
-	mm := mntrMetric{value: s.Value, help: "ZooKeeper mntr zk_" + key + "."}
+	var spec passthroughSpec
+	if v, ok := passthroughSpecs.Load(s.Key); ok {
+		spec = v.(passthroughSpec)
+	} else {
+		spec = newPassthroughSpec(s.Key)
+		cacheSpec(&passthroughSpecs, s.Key, spec)
+	}
+	mm := mntrMetric{name: spec.name, help: spec.help, kind: spec.kind, value: s.Value / spec.divisor}
+	if len(s.Labels) > 0 {
+		mm.labelNames = make([]string, len(s.Labels))
+		mm.labelValues = make([]string, len(s.Labels))
+		for i, l := range s.Labels {
+			mm.labelNames[i], mm.labelValues[i] = l.Name, l.Value
+		}
+	}
+	return mm
+}
+
+func newPassthroughSpec(key string) passthroughSpec {
+	spec := passthroughSpec{help: "ZooKeeper mntr zk_" + key + ".", divisor: 1}
 	name := key
 	switch {
 	case counterKeys[key] || strings.HasSuffix(key, "_count"):
-		mm.kind = kindCounter
+		spec.kind = kindCounter
 		name = strings.TrimSuffix(name, "_count")
 	case renamedGauges[key] != "":
 		name = renamedGauges[key]
 	}
 	if base, ok := millis(name); ok {
-		name, mm.value = base+"_seconds", mm.value/1000
-		mm.help = "ZooKeeper mntr zk_" + key + " (ms converted to seconds)."
+		name, spec.divisor = base+"_seconds", 1000
+		spec.help = "ZooKeeper mntr zk_" + key + " (ms converted to seconds)."
 	}
-	if mm.kind == kindCounter {
+	if spec.kind == kindCounter {
 		name += "_total"
 	}
-	mm.name = unreserve(name)
-	for _, l := range s.Labels {
-		mm.labelNames = append(mm.labelNames, l.Name)
-		mm.labelValues = append(mm.labelValues, l.Value)
+	spec.name = unreserve(name)
+	return spec
+}
+
+func summarySpec(g *summaryGroup) passthroughSpec {
+	id := g.stem
+	if g.key != "" {
+		id = "\x00" + g.stem
 	}
-	return mm
+	if v, ok := summarySpecs.Load(id); ok {
+		return v.(passthroughSpec)
+	}
+	spec := passthroughSpec{name: g.stem, divisor: 1, kind: kindSummary,
+		help: "ZooKeeper mntr zk_{avg,min,max,cnt,sum,p50,p95,p99,p999}_" + keyPlaceholder(g.key) + g.stem}
+	if base, ok := millis(spec.name); ok {
+		spec.name, spec.divisor = base+"_seconds", 1000
+		spec.help += " (ms converted to seconds)"
+	}
+	spec.name = unreserve(spec.name)
+	spec.help += "."
+	cacheSpec(&summarySpecs, id, spec)
+	return spec
 }
 
 func summaryMetrics(g *summaryGroup) []mntrMetric {
-	name, divisor, help := g.stem, 1.0, "ZooKeeper mntr zk_{avg,min,max,cnt,sum,p50,p95,p99,p999}_"
-	if g.key != "" {
-		help += "<key>_"
-	}
-	help += g.stem
-	if base, ok := millis(name); ok {
-		name, divisor = base+"_seconds", 1000
-		help += " (ms converted to seconds)"
-	}
-	name = unreserve(name)
+	spec := summarySpec(g)
 	var labelNames, labelValues []string
-	if g.key != "" {
-		labelNames, labelValues = []string{"key"}, []string{g.key}
+	if g.key != "" || len(g.labels) > 0 {
+		labelNames = make([]string, 0, len(g.labels)+1)
+		labelValues = make([]string, 0, len(g.labels)+1)
+		if g.key != "" {
+			labelNames, labelValues = append(labelNames, "key"), append(labelValues, g.key)
+		}
+		for _, l := range g.labels {
+			labelNames = append(labelNames, l.Name)
+			labelValues = append(labelValues, l.Value)
+		}
 	}
-	for _, l := range g.labels {
-		labelNames = append(labelNames, l.Name)
-		labelValues = append(labelValues, l.Value)
-	}
-	sum := mntrMetric{name: name, help: help + ".", kind: kindSummary, labelNames: labelNames, labelValues: labelValues,
-		quantiles: map[float64]float64{}}
-	if cnt, ok := g.stats["cnt"]; ok {
-		sum.count, sum.sum = toCount(cnt), g.stats["sum"]/divisor
+	sum := mntrMetric{name: spec.name, help: spec.help, kind: kindSummary, labelNames: labelNames, labelValues: labelValues}
+	if cnt, ok := g.get(statIndex("cnt")); ok {
+		s, _ := g.get(statIndex("sum"))
+		sum.count, sum.sum = toCount(cnt), s/spec.divisor
 	} else {
-		sum.count, sum.sum = toCount(g.stats["count"]), g.stats["sum"]/divisor
+		c, _ := g.get(statCount)
+		s, _ := g.get(statSum)
+		sum.count, sum.sum = toCount(c), s/spec.divisor
 	}
 	for stat, q := range quantileOf {
-		if v, ok := g.stats[stat]; ok {
-			sum.quantiles[q] = v / divisor
+		if v, ok := g.get(statIndex(stat)); ok {
+			if sum.quantiles == nil {
+				sum.quantiles = make(map[float64]float64, 4)
+			}
+			sum.quantiles[q] = v / spec.divisor
 		}
 	}
 	for q, v := range g.providerQuantile {
-		sum.quantiles[q] = v / divisor
+		if sum.quantiles == nil {
+			sum.quantiles = make(map[float64]float64, len(g.providerQuantile))
+		}
+		sum.quantiles[q] = v / spec.divisor
 	}
 	out := []mntrMetric{sum}
 	for _, stat := range []string{"min", "max"} {
-		if v, ok := g.stats[stat]; ok {
-			out = append(out, mntrMetric{name: name + "_" + stat, kind: kindGauge, value: v / divisor,
-				help:       "ZooKeeper mntr zk_" + stat + "_" + keyPlaceholder(g.key) + g.stem + ": the " + stat + "imum since start or the last srst.",
-				labelNames: labelNames, labelValues: labelValues})
+		if v, ok := g.get(statIndex(stat)); ok {
+			out = append(out, mntrMetric{name: spec.name + "_" + stat, kind: kindGauge, value: v / spec.divisor,
+				help: minMaxHelp(stat, g), labelNames: labelNames, labelValues: labelValues})
 		}
 	}
 	return out
+}
+
+func minMaxHelp(stat string, g *summaryGroup) string {
+	return "ZooKeeper mntr zk_" + stat + "_" + keyPlaceholder(g.key) + g.stem + ": the " + stat + "imum since start or the last srst."
 }
 
 func keyPlaceholder(key string) string {
@@ -293,14 +405,19 @@ func keyPlaceholder(key string) string {
 	return "<key>_"
 }
 
-// cutStat splits "p99_readlatency" into "p99" and "readlatency".
-func cutStat(key string) (stat, stem string, ok bool) {
-	for _, st := range summaryStats {
-		if rest, found := strings.CutPrefix(key, st+"_"); found && rest != "" {
-			return st, rest, true
+// cutStat splits "p99_readlatency" into the index of "p99" in summaryStats
+// and "readlatency".
+func cutStat(key string) (int, string, bool) {
+	prefix, stem, found := strings.Cut(key, "_")
+	if !found || stem == "" {
+		return 0, "", false
+	}
+	for i, st := range summaryStats {
+		if prefix == st {
+			return i, stem, true
 		}
 	}
-	return "", "", false
+	return 0, "", false
 }
 
 // cutProviderSuffix splits "readlatency_count" into "readlatency", "count".
