@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/pprof"
+	"strconv"
 	"sort"
 	"strings"
 	"sync"
@@ -31,6 +33,15 @@ const runMainEnv = "ZOOKEEPER_EXPORTER_TEST_RUN_MAIN"
 
 func TestMain(m *testing.M) {
 	if os.Getenv(runMainEnv) == "1" {
+		// ZOOKEEPER_EXPORTER_CPUPROFILE=path:seconds profiles the exporter
+		// process for that long (docs/performance.md uses it).
+		if spec := os.Getenv("ZOOKEEPER_EXPORTER_CPUPROFILE"); spec != "" {
+			path, secs, _ := strings.Cut(spec, ":")
+			n, _ := strconv.Atoi(secs)
+			if f, err := os.Create(path); err == nil && pprof.StartCPUProfile(f) == nil {
+				time.AfterFunc(time.Duration(n)*time.Second, func() { pprof.StopCPUProfile(); f.Close() })
+			}
+		}
 		os.Exit(run(os.Args[1:]))
 	}
 	os.Exit(m.Run())

@@ -11,7 +11,7 @@ import (
 )
 
 // rssKiB reads a process' resident set size from /proc.
-func rssKiB(t *testing.T, pid int) int {
+func rssKiB(t testing.TB, pid int) int {
 	t.Helper()
 	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {

@@ -3,6 +3,8 @@ package collector
 import (
 	"bytes"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"testing"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/zookeeper-exporter/zookeeper_exporter/config"
+	"github.com/zookeeper-exporter/zookeeper_exporter/internal/fakezk"
 )
 
 // fiveMemberResult is a poll of a 3.8 ensemble from recorded replies: the
@@ -73,6 +76,33 @@ func BenchmarkParseAndExpose5Members(b *testing.B) {
 		enc := expfmt.NewEncoder(io.Discard, expfmt.NewFormat(expfmt.TypeTextPlain))
 		for _, f := range fams {
 			enc.Encode(f)
+		}
+	}
+}
+
+// BenchmarkScrapeHandler4Members: a whole scrape through the HTTP handler
+// (gzip, as Prometheus asks) of a 4-member 3.8 ensemble replayed by fake
+// servers on loopback: polling, parsing, exposition, compression.
+func BenchmarkScrapeHandler4Members(b *testing.B) {
+	var members []config.Member
+	for i, role := range []string{"leader", "follower", "follower", "observer"} {
+		srv := fakezk.New(b)
+		for _, cmd := range Commands {
+			body, _ := os.ReadFile("../fourletter/testdata/3.8.0/healthy/" + role + "-" + cmd + ".txt")
+			srv.Set(cmd, body, fakezk.Answer)
+		}
+		members = append(members, config.Member{Address: srv.Addr(), Observer: i == 3})
+	}
+	cfg := &config.Config{Ensembles: []config.Ensemble{{Name: "bench", Servers: members, Timeout: config.Duration(2 * time.Second)}}}
+	h := &Handler{Source: config.NewStatic(cfg, log.NewNopLogger()), Scraper: NewScraper(log.NewNopLogger(), DefaultMaxConcurrency), Logger: log.NewNopLogger()}
+	b.ReportAllocs()
+	for b.Loop() {
+		req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+		req.Header.Set("Accept-Encoding", "gzip")
+		rec := httptest.NewRecorder()
+		h.ServeMetrics(rec, req)
+		if rec.Code != 200 {
+			b.Fatal(rec.Code)
 		}
 	}
 }

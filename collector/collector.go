@@ -249,8 +249,12 @@ func emitMember(e *emitter, ensemble string, s MemberSnapshot, v View, idx int) 
 	if s.Mntr == nil {
 		return
 	}
+	mapped := s.mapped
+	if mapped == nil {
+		mapped = mapMntr(s.Mntr)
+	}
 	memberValues := []string{ensemble, server}
-	for _, m := range mapMntr(s.Mntr) {
+	for _, m := range mapped {
 		labelNames, labelValues := memberLabels, memberValues
 		if len(m.labelNames) > 0 {
 			labelNames = append(memberLabels[:2:2], m.labelNames...)

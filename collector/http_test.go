@@ -1,6 +1,9 @@
 package collector
 
 import (
+	"bytes"
+	"compress/gzip"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -125,4 +128,35 @@ func TestMain(m *testing.M) {
 	// Every poll, shared flight and fake connection must be gone when the
 	// tests end: a leak here is a leak per scrape in production.
 	goleak.VerifyTestMain(m)
+}
+
+func TestGzip(t *testing.T) {
+	srv := fakezk.New(t)
+	srv.Set("srvr", []byte("Mode: standalone\nZxid: 0x5\n"), fakezk.Answer)
+	cfg := &config.Config{Ensembles: []config.Ensemble{{Name: "e", Servers: []config.Member{{Address: srv.Addr()}}, Timeout: config.Duration(time.Second)}}}
+	h := newHandler(cfg, false)
+	for _, enc := range []string{"gzip", "gzip, deflate, br", "identity", "", "gzip;q=0"} {
+		req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+		req.Header.Set("Accept-Encoding", enc)
+		rec := httptest.NewRecorder()
+		h.ServeMetrics(rec, req)
+		body := rec.Body.Bytes()
+		wantGzip := strings.HasPrefix(enc, "gzip") && enc != "gzip;q=0"
+		if got := rec.Header().Get("Content-Encoding") == "gzip"; got != wantGzip {
+			t.Errorf("Accept-Encoding %q: gzip %v", enc, got)
+		}
+		if wantGzip {
+			z, err := gzip.NewReader(bytes.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, err = io.ReadAll(z)
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !strings.Contains(string(body), `zookeeper_up{ensemble="e",server="`+srv.Addr()+`"} 1`) {
+			t.Errorf("Accept-Encoding %q: body %q", enc, truncateText(string(body)))
+		}
+	}
 }

@@ -116,7 +116,7 @@ var keyedSuffixes = []string{"learner_handler_qp_size", "learner_handler_qp_time
 
 var summaryStats = [9]string{"avg", "min", "max", "cnt", "sum", "p50", "p95", "p99", "p999"}
 
-var quantileOf = map[string]float64{"p50": 0.5, "p95": 0.95, "p99": 0.99, "p999": 0.999}
+var quantileIndex = map[int]float64{statIndex("p50"): 0.5, statIndex("p95"): 0.95, statIndex("p99"): 0.99, statIndex("p999"): 0.999}
 
 // mntrMetric is one metric made from mntr samples: a gauge, a counter or a
 // summary (with its min and max as gauges beside it).
@@ -153,8 +153,9 @@ func (g *summaryGroup) set(i int, v float64) { g.vals[i], g.have = v, g.have|1<<
 func (g *summaryGroup) get(i int) (float64, bool) { return g.vals[i], g.have&(1<<i) != 0 }
 
 var (
-	cntBit = uint16(1) << statIndex("cnt")
-	sumBit = uint16(1) << statIndex("sum")
+	statCnt, statSumDefault, statMax = statIndex("cnt"), statIndex("sum"), statIndex("max")
+	cntBit                           = uint16(1) << statCnt
+	sumBit                           = uint16(1) << statSumDefault
 )
 
 func statIndex(stat string) int {
@@ -263,6 +264,7 @@ type passthroughSpec struct {
 	name, help string
 	kind       valueKind
 	divisor    float64
+	maxHelp    string // summaries: the help of the _max gauge
 }
 
 var (
@@ -343,6 +345,7 @@ func summarySpec(g *summaryGroup) passthroughSpec {
 	}
 	spec.name = unreserve(spec.name)
 	spec.help += "."
+	spec.maxHelp = "ZooKeeper mntr zk_max_" + keyPlaceholder(g.key) + g.stem + ": the maximum since start or the last srst."
 	cacheSpec(&summarySpecs, id, spec)
 	return spec
 }
@@ -362,16 +365,16 @@ func summaryMetrics(g *summaryGroup) []mntrMetric {
 		}
 	}
 	sum := mntrMetric{name: spec.name, help: spec.help, kind: kindSummary, labelNames: labelNames, labelValues: labelValues}
-	if cnt, ok := g.get(statIndex("cnt")); ok {
-		s, _ := g.get(statIndex("sum"))
+	if cnt, ok := g.get(statCnt); ok {
+		s, _ := g.get(statSumDefault)
 		sum.count, sum.sum = toCount(cnt), s/spec.divisor
 	} else {
 		c, _ := g.get(statCount)
 		s, _ := g.get(statSum)
 		sum.count, sum.sum = toCount(c), s/spec.divisor
 	}
-	for stat, q := range quantileOf {
-		if v, ok := g.get(statIndex(stat)); ok {
+	for i, q := range quantileIndex {
+		if v, ok := g.get(i); ok {
 			if sum.quantiles == nil {
 				sum.quantiles = make(map[float64]float64, 4)
 			}
@@ -384,18 +387,14 @@ func summaryMetrics(g *summaryGroup) []mntrMetric {
 		}
 		sum.quantiles[q] = v / spec.divisor
 	}
-	out := []mntrMetric{sum}
-	for _, stat := range []string{"min", "max"} {
-		if v, ok := g.get(statIndex(stat)); ok {
-			out = append(out, mntrMetric{name: spec.name + "_" + stat, kind: kindGauge, value: v / spec.divisor,
-				help: minMaxHelp(stat, g), labelNames: labelNames, labelValues: labelValues})
-		}
+	// The maximum beside the summary: the worst fsync or election since
+	// start tells more than the average. (The minimum, nearly always 0, is
+	// left out: a series per summary that says little.)
+	if v, ok := g.get(statMax); ok {
+		return []mntrMetric{sum, {name: spec.name + "_max", kind: kindGauge, value: v / spec.divisor,
+			help: spec.maxHelp, labelNames: labelNames, labelValues: labelValues}}
 	}
-	return out
-}
-
-func minMaxHelp(stat string, g *summaryGroup) string {
-	return "ZooKeeper mntr zk_" + stat + "_" + keyPlaceholder(g.key) + g.stem + ": the " + stat + "imum since start or the last srst."
+	return []mntrMetric{sum}
 }
 
 func keyPlaceholder(key string) string {

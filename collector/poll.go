@@ -53,6 +53,9 @@ type MemberSnapshot struct {
 	Allowed   map[string]bool
 	Malformed int
 	Duration  time.Duration
+	// mapped is Mntr turned into passthrough metrics, done in the member's
+	// own goroutine while the others are still answering.
+	mapped []mntrMetric
 	// Err is the reason nothing usable came back, nil when something did.
 	Err error
 }
@@ -188,6 +191,9 @@ func (p *Poller) PollMember(ctx context.Context, m config.Member) MemberSnapshot
 	}
 
 	finishState(&snap, notServing)
+	if snap.Mntr != nil {
+		snap.mapped = mapMntr(snap.Mntr)
+	}
 
 	if !snap.Up && ctx.Err() == nil {
 		// Nothing usable (garbage, empty replies): ruok at least tells a live

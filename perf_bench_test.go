@@ -1,0 +1,201 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/zookeeper-exporter/zookeeper_exporter/internal/fakezk"
+	"github.com/zookeeper-exporter/zookeeper_exporter/internal/zkensemble"
+)
+
+// rawFloor asks every member the exporter's words (srvr, mntr, conf) at
+// once over plain TCP and reads each answer to EOF: what no exporter can
+// beat. It returns the wall time.
+func rawFloor(b *testing.B, addrs []string) time.Duration {
+	start := time.Now()
+	var wg sync.WaitGroup
+	for _, addr := range addrs {
+		for _, cmd := range []string{"srvr", "mntr", "conf"} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(2 * time.Second))
+				io.WriteString(c, cmd)
+				io.Copy(io.Discard, c)
+			}()
+		}
+	}
+	wg.Wait()
+	return time.Since(start)
+}
+
+type durations []time.Duration
+
+func (d durations) pct(p float64) time.Duration {
+	s := append(durations(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[min(len(s)-1, int(float64(len(s))*p))]
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// cpuTicks is a process' user+system CPU time from /proc.
+func cpuTime(b *testing.B, pid int) time.Duration {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Fields after the command name, which is in parentheses.
+	fields := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+2:]))
+	utime, _ := strconv.Atoi(fields[11])
+	stime, _ := strconv.Atoi(fields[12])
+	return time.Duration(utime+stime) * time.Second / 100 // USER_HZ
+}
+
+// BenchmarkScrapeRealEnsemble scrapes the exporter over HTTP while it polls
+// a real, healthy 3 voters + 1 observer ensemble, and beside each scrape
+// measures the raw parallel floor. Reported: median and p99 of both, their
+// ratio, and the exporter's CPU per 1,000 scrapes. Run with -benchtime 200x.
+func BenchmarkScrapeRealEnsemble(b *testing.B) {
+	e := zkensemble.Start(b, zkensemble.Options{Voters: 3, Observers: 1})
+	x := startExporter(b, "--zookeeper.servers="+e.Servers(), "--zookeeper.ensemble=bench")
+	var addrs []string
+	for _, m := range e.Members {
+		addrs = append(addrs, m.Addr())
+	}
+	for i := 0; i < 20; i++ { // warm up the JVMs' 4lw paths and the exporter
+		x.scrape("/metrics")
+		rawFloor(b, addrs)
+	}
+	scrapes, floors := make(durations, 0, b.N), make(durations, 0, b.N)
+	cpuBefore := cpuTime(b, x.cmd.Process.Pid)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		s := x.scrape("/metrics")
+		scrapes = append(scrapes, s.took)
+		floors = append(floors, rawFloor(b, addrs))
+		if v, _ := s.value("zookeeper_ensemble_voters_up", ""); v != 3 {
+			b.Fatalf("scrape %d: voters_up %v, want 3", i, v)
+		}
+	}
+	b.StopTimer()
+	cpu := cpuTime(b, x.cmd.Process.Pid) - cpuBefore
+	b.ReportMetric(ms(scrapes.pct(0.5)), "ms-median")
+	b.ReportMetric(ms(scrapes.pct(0.99)), "ms-p99")
+	b.ReportMetric(ms(floors.pct(0.5)), "floor-ms-median")
+	b.ReportMetric(ms(floors.pct(0.99)), "floor-ms-p99")
+	b.ReportMetric(float64(scrapes.pct(0.5))/float64(floors.pct(0.5)), "x-floor")
+	b.ReportMetric(cpu.Seconds()*1000/float64(b.N), "cpu-s/1000-scrapes")
+}
+
+// BenchmarkScrapeTwoHung: 5 fake members, 2 of which accept and never
+// answer; the scrape must take about one deadline (2s by default).
+func BenchmarkScrapeTwoHung(b *testing.B) {
+	replies := fixtureReplies(b, "3.8.0/healthy/follower")
+	var servers []string
+	for i := 0; i < 5; i++ {
+		srv := fakezk.New(b)
+		behaviour := fakezk.Answer
+		if i >= 3 {
+			behaviour = fakezk.Stall
+		}
+		srv.SetAll(replies, behaviour)
+		servers = append(servers, srv.Addr())
+	}
+	x := startExporter(b, "--zookeeper.servers="+strings.Join(servers, ","))
+	times := make(durations, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		s := x.scrape("/metrics")
+		times = append(times, s.took)
+		if v, _ := s.value("zookeeper_up", "server="+servers[4]); v != 0 {
+			b.Fatal("a hung member is up")
+		}
+	}
+	b.ReportMetric(ms(times.pct(0.5)), "ms-median")
+	b.ReportMetric(ms(times.pct(0.99)), "ms-p99")
+	b.ReportMetric(float64(times.pct(0.99))/float64(2*time.Second), "x-deadline-p99")
+}
+
+// BenchmarkScrape1000Members: 200 ensembles of 5 fake members on loopback in
+// one scrape, with the default deadline and max-concurrency. Reported: the
+// scrape time, the exporter's RSS after the scrapes, the connections open
+// at once on the members' side, and the exposition size.
+func BenchmarkScrape1000Members(b *testing.B) {
+	for _, tc := range []struct{ name, fixture string }{
+		{"3.4-replies", "3.4/leader-3.4.6"},
+		{"3.8-replies", "3.8.0/healthy/follower"},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			replies := fixtureReplies(b, tc.fixture)
+			tr := &fakezk.Tracker{}
+			var cfg strings.Builder
+			cfg.WriteString("ensembles:\n")
+			for e := 0; e < 200; e++ {
+				fmt.Fprintf(&cfg, "  - name: e%03d\n    servers: [", e)
+				for m := 0; m < 5; m++ {
+					srv := fakezk.New(b)
+					srv.SetTracker(tr)
+					srv.SetAll(replies, fakezk.Answer)
+					if m > 0 {
+						cfg.WriteString(", ")
+					}
+					fmt.Fprintf(&cfg, "%q", srv.Addr())
+				}
+				cfg.WriteString("]\n")
+			}
+			path := filepath.Join(b.TempDir(), "zk.yml")
+			os.WriteFile(path, []byte(cfg.String()), 0o600)
+			x := startExporter(b, "--config.file="+path)
+			x.scrape("/metrics") // warm up
+			times := make(durations, 0, b.N)
+			var size int
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				s := x.scrape("/metrics")
+				times = append(times, s.took)
+				size = len(s.body)
+				if fam := s.families["zookeeper_up"]; len(fam.GetMetric()) != 1000 {
+					b.Fatalf("%d members in the scrape", len(fam.GetMetric()))
+				}
+			}
+			b.StopTimer()
+			b.ReportMetric(ms(times.pct(0.5)), "ms-median")
+			b.ReportMetric(ms(times.pct(0.99)), "ms-p99")
+			b.ReportMetric(float64(rssKiB(b, x.cmd.Process.Pid))/1024, "MiB-RSS")
+			b.ReportMetric(float64(tr.Max()), "max-conns-in-flight")
+			b.ReportMetric(float64(size)/(1<<20), "MiB-exposition")
+		})
+	}
+}
+
+func fixtureReplies(b *testing.B, prefix string) map[string][]byte {
+	replies := map[string][]byte{"ruok": []byte("imok")}
+	for _, w := range []string{"srvr", "mntr", "conf"} {
+		path := filepath.Join("fourletter", "testdata", prefix+"-"+w+".txt")
+		if strings.HasPrefix(prefix, "3.4/") {
+			path = filepath.Join("fourletter", "testdata", prefix, w+".txt")
+		}
+		body, err := os.ReadFile(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		replies[w] = body
+	}
+	return replies
+}
