@@ -4,9 +4,9 @@ import (
 	"compress/gzip"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
-	"strconv"
 	"time"
 
 	"github.com/go-kit/log"
