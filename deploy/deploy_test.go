@@ -149,7 +149,7 @@ func TestPromtool(t *testing.T) {
 	if err != nil {
 		zkensemble.RequireTool(t, "promtool", err)
 	}
-	for _, args := range [][]string{{"check", "rules", rulesFile}, {"test", "rules", rulesTestFile}, {"check", "config", "prometheus/prometheus.yml"}} {
+	for _, args := range [][]string{{"check", "rules", rulesFile}, {"test", "rules", rulesTestFile}, {"check", "config", "prometheus/prometheus.yml"}, {"check", "config", "prometheus/prometheus-sharded.yml"}} {
 		out, err := exec.Command(promtool, args...).CombinedOutput()
 		if err != nil {
 			t.Errorf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
