@@ -40,11 +40,11 @@ deps-zookeeper:
 demo: deps-zookeeper build
 	$(GO) run ./internal/cmd/zkdemo -exporter ./$(BIN) -listen 127.0.0.1:9141
 
-# Scrape latency against a real 3+1 ensemble (median and p99 of 100) and
-# parser costs.
+# Parsing, exposition, and whole scrapes: a real 3+1 ensemble beside the
+# raw parallel 4lw floor, 2 hung members of 5, 1,000 fake members. Prints a
+# table; docs/performance.md has the figures of a run and how to read them.
 bench: deps-zookeeper
-	ZK_REQUIRED=1 $(GO) test -run '^$$' -bench 'ScrapeRealEnsemble' -benchtime 100x -count 1 .
-	$(GO) test -run '^$$' -bench . -benchmem ./fourletter/
+	ZK_REQUIRED=1 ./scripts/bench.sh
 
 # Fuzz every parser and the exposition, FUZZTIME each (CI runs only the
 # seed corpus, as part of make test). A crasher lands in testdata/fuzz/.

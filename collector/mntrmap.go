@@ -176,7 +176,7 @@ func mapMntr(m *fourletter.Mntr) []mntrMetric {
 	// Pass 1: which samples belong to summaries. Default provider: a stem
 	// with both cnt_ and sum_ (zk_max_file_descriptor_count has neither).
 	// Prometheus provider: name{quantile=...} with name_count and name_sum.
-	stemStats := make(map[string]uint16, 64)
+	stemStats := make(map[string]uint16, len(m.Samples)/8)
 	var quantiled map[string]bool
 	for _, s := range m.Samples {
 		if len(s.Labels) == 0 {

@@ -114,26 +114,30 @@ var errNoSlot = errors.New("no free poll slot before the deadline (see --zookeep
 // more.
 func (p *Poller) PollEnsemble(ctx context.Context, members []config.Member, timeout time.Duration) []MemberSnapshot {
 	out := make([]MemberSnapshot, len(members))
+	// Every member has the same deadline, and the wait for a poll slot
+	// counts against it, so a scrape stays bounded by one deadline whatever
+	// the load. A goroutine starts only once its member has a slot: a
+	// thousand members waiting cost no thousand goroutines.
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	var wg sync.WaitGroup
 	for i, m := range members {
+		if p.slots != nil {
+			select {
+			case p.slots <- struct{}{}:
+			case <-ctx.Done():
+				out[i] = MemberSnapshot{Member: m, State: StateUnknown, Allowed: map[string]bool{}, Err: errNoSlot, Duration: timeout}
+				level.Warn(p.Logger).Log("msg", "Member not polled", "server", m.Address, "err", errNoSlot)
+				continue
+			}
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			// The wait for a slot counts against the member's deadline, so a
-			// scrape stays bounded by one deadline whatever the load.
-			mctx, cancel := context.WithTimeout(ctx, timeout)
-			defer cancel()
 			if p.slots != nil {
-				select {
-				case p.slots <- struct{}{}:
-					defer func() { <-p.slots }()
-				case <-mctx.Done():
-					out[i] = MemberSnapshot{Member: m, State: StateUnknown, Allowed: map[string]bool{}, Err: errNoSlot, Duration: timeout}
-					level.Warn(p.Logger).Log("msg", "Member not polled", "server", m.Address, "err", errNoSlot)
-					return
-				}
+				defer func() { <-p.slots }()
 			}
-			out[i] = p.PollMember(mctx, m)
+			out[i] = p.PollMember(ctx, m)
 		}()
 	}
 	wg.Wait()
