@@ -10,12 +10,23 @@ LDFLAGS   := -s -w -X $(VPKG).Version=$(VERSION) -X $(VPKG).Revision=$(REVISION)
              -X $(VPKG).Branch=$(BRANCH) -X $(VPKG).BuildUser=make -X $(VPKG).BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
 ZK_JAR    := /usr/share/java/zookeeper.jar
 
-.PHONY: all build test unit vet fmt demo bench fuzz deps-zookeeper clean
+.PHONY: all build release test unit vet fmt demo bench fuzz deps-zookeeper clean
 
 all: vet build test
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .
+
+# Cross builds with version information, as tarballs with checksums.
+PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
+release:
+	@rm -rf dist && mkdir -p dist
+	@for p in $(PLATFORMS); do os=$${p%/*}; arch=$${p#*/}; d=$(BIN)-$(VERSION).$$os-$$arch; \
+	  echo "building $$d"; \
+	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o dist/$$d/$(BIN) . || exit 1; \
+	  cp README.md CHANGELOG.md dist/$$d/; tar -C dist -czf dist/$$d.tar.gz $$d; rm -rf dist/$$d; \
+	done
+	@cd dist && sha256sum *.tar.gz > sha256sums.txt && cat sha256sums.txt
 
 vet:
 	@test -z "$$(gofmt -l . | tee /dev/stderr)" || (echo "gofmt: files above need formatting" && exit 1)
@@ -25,6 +36,7 @@ vet:
 # ZK_REQUIRED=1 turns "ZooKeeper not installed" into a failure, not a skip.
 test: vet
 	ZK_REQUIRED=1 $(GO) test -race -count=1 -timeout 10m ./...
+	cd deploy/kubernetes/check && $(GO) test -count=1 ./...
 
 # Unit tests only (no JVM needed).
 unit:
