@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
+	"net/http"
 	"strconv"
 	"sync"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/zookeeper-exporter/zookeeper_exporter/adminserver"
 	"github.com/zookeeper-exporter/zookeeper_exporter/config"
 	"github.com/zookeeper-exporter/zookeeper_exporter/fourletter"
 )
@@ -23,13 +25,18 @@ type Target struct {
 	Name    string
 	Members []config.Member
 	Timeout time.Duration
-	// TLS, when set, is used towards the members' secure client port.
+	// TLS, when set, is used towards the members' secure client port (and
+	// an https AdminServer).
 	TLS *tls.Config
+	// AdminPort, when not 0, is the members' AdminServer port, read where
+	// the whitelist refuses mntr or conf; AdminScheme is http or https.
+	AdminPort   int
+	AdminScheme string
 }
 
 // key identifies a poll that concurrent scrapes may share.
 func (t Target) key() string {
-	k := fmt.Sprintf("%s\x00%p\x00%d", t.Name, t.TLS, t.Timeout)
+	k := fmt.Sprintf("%s\x00%p\x00%d\x00%d%s", t.Name, t.TLS, t.Timeout, t.AdminPort, t.AdminScheme)
 	for _, m := range t.Members {
 		k += "\x00" + m.Address + strconv.FormatBool(m.Observer)
 	}
@@ -54,6 +61,19 @@ type Scraper struct {
 	slots   chan struct{}
 	// Resolver looks up member names; nil means the system's.
 	Resolver *net.Resolver
+	// adminClients keeps one HTTP client per TLS configuration, so the
+	// AdminServer connections are reused across scrapes.
+	adminClients sync.Map
+}
+
+func (s *Scraper) adminHTTP(tlsConfig *tls.Config) *http.Client {
+	if c, ok := s.adminClients.Load(tlsConfig); ok {
+		return c.(*http.Client)
+	}
+	tr := &http.Transport{TLSClientConfig: tlsConfig, MaxIdleConnsPerHost: 2, IdleConnTimeout: 2 * time.Minute,
+		DialContext: (&net.Dialer{Resolver: s.Resolver}).DialContext}
+	c, _ := s.adminClients.LoadOrStore(tlsConfig, &http.Client{Transport: tr})
+	return c.(*http.Client)
 }
 
 // DefaultMaxConcurrency is how many members are polled at once by default.
@@ -77,6 +97,9 @@ func (s *Scraper) Poll(ctx context.Context, t Target) (Result, bool) {
 	ch := s.group.DoChan(t.key(), func() (any, error) {
 		start := time.Now()
 		p := Poller{Client: &fourletter.Client{TLS: t.TLS, Resolver: s.Resolver}, Logger: s.Logger, refusedOnce: &s.refused, slots: s.slots}
+		if t.AdminPort != 0 {
+			p.Admin = &adminserver.Client{HTTP: s.adminHTTP(t.TLS), Scheme: t.AdminScheme, Port: t.AdminPort}
+		}
 		snaps := p.PollEnsemble(context.WithoutCancel(ctx), t.Members, t.Timeout)
 		return Result{Target: t, Members: snaps, View: Derive(snaps), Duration: time.Since(start)}, nil
 	})
@@ -215,7 +238,9 @@ func emitMember(e *emitter, ensemble string, s MemberSnapshot, v View, idx int) 
 	}
 	if s.Conf != nil && s.Conf.HasMembership {
 		g("member_voters_configured", "Voters in this member's own configuration (conf membership).", float64(s.Conf.Voters()))
-		g("member_observers_configured", "Observers in this member's own configuration (conf membership).", float64(s.Conf.Observers()))
+		if !s.ConfFromAdmin { // the AdminServer's voting_view has no observers
+			g("member_observers_configured", "Observers in this member's own configuration (conf membership).", float64(s.Conf.Observers()))
+		}
 		if ver, err := strconv.ParseUint(s.Conf.ConfigVersion, 16, 64); err == nil {
 			g("member_config_version", "The configuration version this member reports (conf version=, hex in ZooKeeper).", float64(ver))
 		}

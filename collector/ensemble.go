@@ -140,16 +140,23 @@ func Derive(snaps []MemberSnapshot) View {
 		}
 	}
 
-	var first string
-	for _, s := range snaps {
-		if s.Conf == nil || !s.Conf.HasMembership {
-			continue
+	// Membership: members that answered conf are compared with each other;
+	// only when none did, the AdminServer's voting views (voters only).
+	for _, fromAdmin := range []bool{false, true} {
+		var first string
+		for _, s := range snaps {
+			if s.Conf == nil || !s.Conf.HasMembership || s.ConfFromAdmin != fromAdmin {
+				continue
+			}
+			key := s.Conf.MembershipKey()
+			if !v.HasConfig {
+				first, v.HasConfig, v.ConfigConsistent = key, true, true
+			} else if key != first {
+				v.ConfigConsistent = false
+			}
 		}
-		key := s.Conf.MembershipKey()
-		if !v.HasConfig {
-			first, v.HasConfig, v.ConfigConsistent = key, true, true
-		} else if key != first {
-			v.ConfigConsistent = false
+		if v.HasConfig {
+			break
 		}
 	}
 	return v

@@ -50,7 +50,8 @@ func (h *Handler) scrapeTimeout(r *http.Request, timeout time.Duration) time.Dur
 }
 
 func (h *Handler) target(r *http.Request, e config.Ensemble) Target {
-	return Target{Name: e.Name, Members: e.Servers, Timeout: h.scrapeTimeout(r, time.Duration(e.Timeout)), TLS: e.ClientTLS()}
+	return Target{Name: e.Name, Members: e.Servers, Timeout: h.scrapeTimeout(r, time.Duration(e.Timeout)), TLS: e.ClientTLS(),
+		AdminPort: e.AdminPort, AdminScheme: e.AdminScheme}
 }
 
 // ServeMetrics polls every configured ensemble.
@@ -100,9 +101,11 @@ func (h *Handler) ServeProbe(w http.ResponseWriter, r *http.Request) {
 			owner = o
 		}
 	}
+	e.AdminPort, e.AdminScheme = h.Defaults.AdminPort, h.Defaults.AdminScheme
 	if owner != nil {
 		e.Timeout = owner.Timeout
 		e.CopyTLS(owner)
+		e.AdminPort, e.AdminScheme = owner.AdminPort, owner.AdminScheme
 	}
 	h.serve(w, r, []Target{h.target(r, e)}, nil)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 
+	"github.com/zookeeper-exporter/zookeeper_exporter/adminserver"
 	"github.com/zookeeper-exporter/zookeeper_exporter/config"
 	"github.com/zookeeper-exporter/zookeeper_exporter/fourletter"
 )
@@ -48,6 +49,9 @@ type MemberSnapshot struct {
 	Srvr    *fourletter.Srvr
 	Mntr    *fourletter.Mntr
 	Conf    *fourletter.Conf
+	// ConfFromAdmin: Conf came from the AdminServer's voting_view, which
+	// lists voters only, so it is compared only with other such views.
+	ConfFromAdmin bool
 	// Allowed maps a word to whether the member's whitelist lets it through;
 	// words that got no answer at all are absent.
 	Allowed   map[string]bool
@@ -71,6 +75,8 @@ type Poller struct {
 	// slots bounds the members polled at once across every ensemble (each
 	// holds up to four connections); nil means no bound.
 	slots chan struct{}
+	// Admin, when set, reads the AdminServer where mntr or conf are refused.
+	Admin *adminserver.Client
 }
 
 // errUnusable: the member answered, but nothing it said could be parsed.
@@ -194,6 +200,9 @@ func (p *Poller) PollMember(ctx context.Context, m config.Member) MemberSnapshot
 		}
 	}
 
+	if p.Admin != nil {
+		notServing = p.fromAdmin(ctx, &snap) || notServing
+	}
 	finishState(&snap, notServing)
 	if snap.Mntr != nil {
 		snap.mapped = mapMntr(snap.Mntr)
@@ -233,6 +242,69 @@ func (p *Poller) firstRefusal(addr, cmd string) bool {
 	}
 	_, logged := p.refusedOnce.LoadOrStore(addr+"\x00"+cmd, true)
 	return !logged
+}
+
+// fromAdmin fills what the whitelist refused from the AdminServer, which
+// ignores it: monitor for mntr, voting_view and configuration for conf. It
+// reports whether the AdminServer says the member is not serving.
+func (p *Poller) fromAdmin(ctx context.Context, snap *MemberSnapshot) (notServing bool) {
+	refused := func(cmd string) bool { allowed, asked := snap.Allowed[cmd]; return asked && !allowed }
+	addr := snap.Member.Address
+	var wg sync.WaitGroup
+	if snap.Mntr == nil && refused("mntr") {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			body, err := p.Admin.Get(ctx, addr, "monitor")
+			if errors.Is(err, fourletter.ErrNotServing) {
+				notServing = true
+				return
+			}
+			if err == nil {
+				var m fourletter.Mntr
+				if m, err = adminserver.ParseMonitor(body); err == nil {
+					snap.Mntr = &m
+					snap.Malformed += m.Malformed
+					return
+				}
+			}
+			level.Debug(p.Logger).Log("msg", "AdminServer monitor failed", "server", addr, "err", err)
+		}()
+	}
+	var conf *fourletter.Conf
+	if snap.Conf == nil && refused("conf") {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			vv, err := p.Admin.Get(ctx, addr, "voting_view")
+			var cfg []byte
+			if err == nil {
+				cfg, err = p.Admin.Get(ctx, addr, "configuration")
+			}
+			var c fourletter.Conf
+			if err == nil {
+				c.Servers, err = adminserver.ParseVotingView(vv)
+			}
+			if err == nil {
+				c.ServerID, err = adminserver.ParseServerID(cfg)
+			}
+			if err != nil {
+				level.Debug(p.Logger).Log("msg", "AdminServer membership failed", "server", addr, "err", err)
+				return
+			}
+			c.HasMembership = true
+			conf = &c
+		}()
+	}
+	wg.Wait()
+	if conf != nil {
+		conf.PeerType = "participant"
+		if snap.Mntr != nil && snap.Mntr.ServerState == "observer" {
+			conf.PeerType = "observer"
+		}
+		snap.Conf, snap.ConfFromAdmin = conf, true
+	}
+	return notServing
 }
 
 // finishState sets State and Serving from what the member said: srvr's Mode

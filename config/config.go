@@ -36,6 +36,11 @@ type Ensemble struct {
 	Timeout  Duration `yaml:"timeout"`
 	Discover bool     `yaml:"discover"`
 	TLS      *TLS     `yaml:"tls"`
+	// AdminPort, when set, is the members' AdminServer port, read where the
+	// 4lw whitelist refuses mntr or conf. AdminScheme: http (default) or https
+	// (with the tls settings).
+	AdminPort   int    `yaml:"admin_port"`
+	AdminScheme string `yaml:"admin_scheme"`
 
 	// tlsConfig is TLS built once at load time, so a scrape does not read
 	// certificate files.
@@ -63,6 +68,16 @@ func (e *Ensemble) SetTLS(t *TLS) error {
 // CopyTLS takes the TLS settings of another ensemble.
 func (e *Ensemble) CopyTLS(from *Ensemble) { e.TLS, e.tlsConfig = from.TLS, from.tlsConfig }
 
+func checkAdmin(port int, scheme string) error {
+	if port < 0 || port > 65535 {
+		return fmt.Errorf("admin_port %d is not a port", port)
+	}
+	if scheme != "" && scheme != "http" && scheme != "https" {
+		return fmt.Errorf("admin_scheme %q: want http or https", scheme)
+	}
+	return nil
+}
+
 // EnsembleOf returns the configured ensemble that lists addr, or nil.
 func (c *Config) EnsembleOf(addr string) *Ensemble {
 	for i := range c.Ensembles {
@@ -87,7 +102,10 @@ func FromFlags(name, servers string, d Defaults) (*Config, error) {
 	if d.Timeout <= 0 {
 		return nil, errors.New("--zookeeper.timeout: must be positive")
 	}
-	e := Ensemble{Name: name, Servers: members, Timeout: Duration(d.Timeout)}
+	if err := checkAdmin(d.AdminPort, d.AdminScheme); err != nil {
+		return nil, fmt.Errorf("--zookeeper.admin-*: %w", err)
+	}
+	e := Ensemble{Name: name, Servers: members, Timeout: Duration(d.Timeout), AdminPort: d.AdminPort, AdminScheme: d.AdminScheme}
 	if err := e.SetTLS(d.TLS); err != nil {
 		return nil, fmt.Errorf("--zookeeper.tls.*: %w", err)
 	}
@@ -114,9 +132,11 @@ type Duration time.Duration
 
 // Defaults are the flag values a YAML ensemble inherits.
 type Defaults struct {
-	Timeout  time.Duration
-	Discover bool
-	TLS      *TLS
+	Timeout     time.Duration
+	Discover    bool
+	TLS         *TLS
+	AdminPort   int
+	AdminScheme string
 }
 
 // UnmarshalYAML parses a Go duration string.
@@ -306,6 +326,15 @@ func Decode(r io.Reader, d Defaults) (*Config, error) {
 		}
 		if e.Timeout == 0 {
 			e.Timeout = Duration(d.Timeout)
+		}
+		if e.AdminPort == 0 {
+			e.AdminPort = d.AdminPort
+		}
+		if e.AdminScheme == "" {
+			e.AdminScheme = d.AdminScheme
+		}
+		if err := checkAdmin(e.AdminPort, e.AdminScheme); err != nil {
+			return nil, fmt.Errorf("%s (%s): %w", where, e.Name, err)
 		}
 		tlsSettings := e.TLS
 		if tlsSettings == nil {

@@ -85,6 +85,9 @@ type Options struct {
 	DefaultWhitelist bool
 	// TLS, when set, opens a secure client port (Netty) on every member.
 	TLS *TLS
+	// DistinctHosts puts member N on 127.0.0.N, like separate hosts: the
+	// members then share one AdminServer port, as in production.
+	DistinctHosts bool
 }
 
 // TLS configures ZooKeeper's secure client port with PEM files.
@@ -108,6 +111,7 @@ type Member struct {
 	Observer                                    bool
 	ClientPort, QuorumPort, ElectionPort, Admin int
 	SecurePort                                  int // 0 without TLS
+	Host                                        string
 	Dir                                         string
 
 	e       *Ensemble
@@ -127,7 +131,11 @@ func Start(t TB, opts Options) *Ensemble {
 	for i := 0; i < n; i++ {
 		m := &Member{ID: i + 1, Observer: i >= opts.Voters,
 			ClientPort: ports[5*i], QuorumPort: ports[5*i+1], ElectionPort: ports[5*i+2], Admin: ports[5*i+3],
-			Dir: filepath.Join(e.Dir, strconv.Itoa(i+1)), e: e}
+			Dir: filepath.Join(e.Dir, strconv.Itoa(i+1)), e: e, Host: "127.0.0.1"}
+		if opts.DistinctHosts {
+			m.Host = "127.0.0." + strconv.Itoa(i+1)
+			m.Admin = ports[3]
+		}
 		if opts.TLS != nil {
 			m.SecurePort = ports[5*i+4]
 		}
@@ -157,7 +165,7 @@ func (e *Ensemble) ServerLines() []string {
 
 // ServerLine is this member's server.N line.
 func (m *Member) ServerLine() string {
-	line := fmt.Sprintf("server.%d=127.0.0.1:%d:%d", m.ID, m.QuorumPort, m.ElectionPort)
+	line := fmt.Sprintf("server.%d=%s:%d:%d", m.ID, m.Host, m.QuorumPort, m.ElectionPort)
 	if m.Observer {
 		line += ":observer"
 	}
@@ -166,11 +174,11 @@ func (m *Member) ServerLine() string {
 
 // SecureAddr is the member's TLS client address.
 func (m *Member) SecureAddr() string {
-	return net.JoinHostPort("127.0.0.1", strconv.Itoa(m.SecurePort))
+	return net.JoinHostPort(m.Host, strconv.Itoa(m.SecurePort))
 }
 
 // Addr is the member's client address.
-func (m *Member) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(m.ClientPort)) }
+func (m *Member) Addr() string { return net.JoinHostPort(m.Host, strconv.Itoa(m.ClientPort)) }
 
 // Servers is the --zookeeper.servers value for the whole ensemble.
 func (e *Ensemble) Servers() string {
@@ -197,8 +205,8 @@ func (m *Member) WriteConfig(serverLines []string) error {
 	cfg := []string{
 		"tickTime=2000", "initLimit=10", "syncLimit=5",
 		"dataDir=" + filepath.Join(m.Dir, "data"),
-		"clientPort=" + strconv.Itoa(m.ClientPort), "clientPortAddress=127.0.0.1",
-		"admin.enableServer=true", "admin.serverAddress=127.0.0.1", "admin.serverPort=" + strconv.Itoa(m.Admin),
+		"clientPort=" + strconv.Itoa(m.ClientPort), "clientPortAddress=" + m.Host,
+		"admin.enableServer=true", "admin.serverAddress=" + m.Host, "admin.serverPort=" + strconv.Itoa(m.Admin),
 		"maxClientCnxns=0", "autopurge.purgeInterval=0",
 	}
 	if !m.e.opts.DefaultWhitelist {
