@@ -31,6 +31,9 @@ type descVariant struct {
 }
 
 func desc(name, help string, labelNames []string) *prometheus.Desc {
+	if !cacheNames {
+		return prometheus.NewDesc(name, help, labelNames, nil)
+	}
 	if v, ok := descCache.Load(name); ok {
 		for _, dv := range *v.(*[]descVariant) {
 			if dv.help == help && slices.Equal(dv.labelNames, labelNames) {

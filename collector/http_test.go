@@ -6,6 +6,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -127,6 +130,13 @@ func TestScrapeTimeoutHeader(t *testing.T) {
 func TestMain(m *testing.M) {
 	// Every poll, shared flight and fake connection must be gone when the
 	// tests end: a leak here is a leak per scrape in production.
+	if dir := os.Getenv("FUZZ_EXEC_COUNT_DIR"); dir != "" {
+		code := m.Run()
+		if n := fuzzExecs.Load(); n > 0 {
+			os.WriteFile(filepath.Join(dir, strconv.Itoa(os.Getpid())), []byte(strconv.FormatInt(n, 10)), 0o644)
+		}
+		os.Exit(code)
+	}
 	goleak.VerifyTestMain(m)
 }
 
