@@ -1,8 +1,10 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -57,6 +59,16 @@ func TestRealEnsemble(t *testing.T) {
 			"zookeeper_server_info{server="+observer.Addr()+",version=3.8.0,server_id=4,peer_type=observer} 1",
 			"zookeeper_voting_members{server="+leader.Addr()+"} 3", "zookeeper_synced_observers{server="+leader.Addr()+"} 1",
 			"zookeeper_learners{server="+leader.Addr()+"} 3")
+		t.Run("status", func(t *testing.T) {
+			checkStatus(t, e.Servers(), 0, "HEALTHY")
+			follower := e.Followers()[0]
+			checkStatus(t, e.Servers(), 0, "yes: "+follower.Addr()+" may be stopped", "--member="+follower.Addr())
+			out, code := runStatus(t, "--zookeeper.servers="+e.Servers(), "--output=json")
+			var reports []map[string]any
+			if err := json.Unmarshal([]byte(out), &reports); err != nil || code != 0 || reports[0]["quorum"] != true || reports[0]["voters_up"] != 3.0 {
+				t.Errorf("status --output=json: exit %d, %v\n%s", code, err, out)
+			}
+		})
 		t.Run("8 promtool check metrics", func(t *testing.T) {
 			promtool, err := exec.LookPath("promtool")
 			if err != nil {
@@ -104,6 +116,7 @@ func TestRealEnsemble(t *testing.T) {
 		// The leader still counts the hung follower as synced for up to
 		// syncLimit*tickTime; the exporter's count is the smaller one.
 		s.expect(t, "zookeeper_ensemble_failure_tolerance 0")
+		checkStatus(t, e.Servers(), 1, "down: timeout")
 	})
 
 	t.Run("2 one follower killed", func(t *testing.T) {
@@ -129,6 +142,10 @@ func TestRealEnsemble(t *testing.T) {
 				s.expect(t, "zookeeper_ensemble_member_safe_to_stop{server="+m.Addr()+"} 0")
 			}
 		}
+		checkStatus(t, e.Servers(), 1, "QUORUM AT RISK")
+		other := e.Followers()[0]
+		checkStatus(t, e.Servers(), 1, "no: do not stop "+other.Addr(), "--member="+other.Addr())
+		checkStatus(t, e.Servers(), 0, "yes: "+dead.Addr(), "--member="+dead.Addr())
 	})
 
 	t.Run("5 leader killed", func(t *testing.T) {
@@ -176,6 +193,7 @@ func TestRealEnsemble(t *testing.T) {
 			v, _ := s.value("zookeeper_server_state", "server="+odd.Addr()+",state=follower")
 			return v == 1
 		})
+		checkStatus(t, e.Servers(), 1, "members disagree on the server list")
 		s.expect(t, "zookeeper_ensemble_config_consistent 0", "zookeeper_ensemble_quorum 1",
 			"zookeeper_member_voters_configured{server="+odd.Addr()+"} 3",
 			"zookeeper_member_observers_configured{server="+odd.Addr()+"} 2",
@@ -236,6 +254,8 @@ func TestRealEnsemble(t *testing.T) {
 			s.expect(t, "zookeeper_up{server="+f.Addr()+"} 0")
 		}
 		s.absent(t, "zookeeper_ensemble_synced_voters", "zookeeper_ensemble_epoch")
+		checkStatus(t, e.Servers(), 2, "QUORUM LOST")
+		checkStatus(t, e.Servers(), 1, "no: do not stop "+observer.Addr()+": the ensemble has no quorum", "--member="+observer.Addr())
 	})
 }
 
@@ -261,6 +281,27 @@ func TestRealEnsembleDefaultWhitelist(t *testing.T) {
 	s.expect(t, "zookeeper_ensemble_leader_info{server="+leader.Addr()+"} 1", "zookeeper_ensemble_leaders 1",
 		"zookeeper_ensemble_voters_up 3", "zookeeper_ensemble_quorum 1", "zookeeper_ensemble_failure_tolerance 1")
 	s.absent(t, "zookeeper_ensemble_synced_voters", "zookeeper_ensemble_config_consistent")
+}
+
+// runStatus runs "zookeeper_exporter status" (the test binary as the
+// exporter) and returns its output and exit status.
+func runStatus(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], append([]string{"status"}, args...)...)
+	cmd.Env = append(os.Environ(), runMainEnv+"=1")
+	out, _ := cmd.CombinedOutput()
+	return string(out), cmd.ProcessState.ExitCode()
+}
+
+// checkStatus runs status against the ensemble and checks exit and text.
+func checkStatus(t *testing.T, servers string, wantExit int, wantText string, extra ...string) string {
+	t.Helper()
+	out, code := runStatus(t, append([]string{"--zookeeper.servers=" + servers, "--zookeeper.ensemble=it", "--zookeeper.timeout=" + memberTimeout.String()}, extra...)...)
+	if code != wantExit || !strings.Contains(out, wantText) {
+		t.Errorf("status %v: exit %d, want %d with %q:\n%s", extra, code, wantExit, wantText, out)
+	}
+	t.Logf("zookeeper_exporter status %s (exit %d):\n%s", strings.Join(extra, " "), code, out)
+	return out
 }
 
 func restartWith(t *testing.T, m *zkensemble.Member, lines []string) {

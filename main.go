@@ -25,6 +25,7 @@ import (
 
 	"github.com/zookeeper-exporter/zookeeper_exporter/collector"
 	"github.com/zookeeper-exporter/zookeeper_exporter/config"
+	"github.com/zookeeper-exporter/zookeeper_exporter/status"
 )
 
 const exporterName = "zookeeper_exporter"
@@ -53,12 +54,20 @@ func run(args []string) int {
 		logLevel    = app.Flag("log.level", "Only log messages with the given severity or above: debug, info, warn, error.").Default("info").Enum("debug", "info", "warn", "error")
 		logFormat   = app.Flag("log.format", "Output format of log messages: logfmt or json.").Default("logfmt").Enum("logfmt", "json")
 		webFlags    = kingpinflag.AddFlags(app, ":9141")
+		serveCmd    = app.Command("serve", "Serve metrics over HTTP (the default).").Default()
+		statusCmd   = app.Command("status", "Poll the ensembles once and print their health; exit 0 healthy, 1 at risk or unsafe, 2 quorum lost or unreachable.")
+		output      = statusCmd.Flag("output", "table (for people) or json (for scripts).").Default("table").Enum("table", "json")
+		member      = statusCmd.Flag("member", "Answer only: may this member (host:port, as configured) be stopped now? Exit 0 yes, 1 no.").String()
 	)
 	app.Version(version.Print(exporterName))
 	app.HelpFlag.Short('h')
-	if _, err := app.Parse(args); err != nil {
+	command, err := app.Parse(args)
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", exporterName, err)
 		return 1
+	}
+	if command == statusCmd.FullCommand() && *logLevel == "info" {
+		*logLevel = "warn" // the table is the output; info lines are noise
 	}
 	base := newLogger(*logFormat, *logLevel)
 	logger := log.With(base, "ts", log.DefaultTimestampUTC, "caller", log.DefaultCaller)
@@ -83,6 +92,10 @@ func run(args []string) int {
 		}
 		source = config.NewStatic(cfg, logger)
 	}
+	if command == statusCmd.FullCommand() {
+		return status.Run(os.Stdout, source.Get(), collector.NewScraper(logger, *maxConc), *output, *member)
+	}
+	_ = serveCmd
 	if *configCheck {
 		level.Info(logger).Log("msg", "Configuration is valid", "ensembles", len(source.Get().Ensembles))
 		return 0

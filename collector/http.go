@@ -50,8 +50,12 @@ func (h *Handler) scrapeTimeout(r *http.Request, timeout time.Duration) time.Dur
 }
 
 func (h *Handler) target(r *http.Request, e config.Ensemble) Target {
-	return Target{Name: e.Name, Members: e.Servers, Timeout: h.scrapeTimeout(r, time.Duration(e.Timeout)), TLS: e.ClientTLS(),
-		AdminPort: e.AdminPort, AdminScheme: e.AdminScheme}
+	return TargetOf(e, h.scrapeTimeout(r, time.Duration(e.Timeout)))
+}
+
+// TargetOf is the poll of a configured ensemble, with a member deadline.
+func TargetOf(e config.Ensemble, timeout time.Duration) Target {
+	return Target{Name: e.Name, Members: e.Servers, Timeout: timeout, TLS: e.ClientTLS(), AdminPort: e.AdminPort, AdminScheme: e.AdminScheme}
 }
 
 // ServeMetrics polls every configured ensemble.
