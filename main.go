@@ -40,6 +40,7 @@ func run(args []string) int {
 		timeout     = durationFlag(app, "zookeeper.timeout", "Deadline for one member's poll (all its commands).", "2s")
 		offset      = durationFlag(app, "zookeeper.timeout-offset", "Taken off Prometheus' scrape timeout (X-Prometheus-Scrape-Timeout-Seconds) to bound the member deadline.", "0.5s")
 		maxConc     = app.Flag("zookeeper.max-concurrency", "Members polled at once across all ensembles (each holds up to 4 connections); a member waiting for a slot past its deadline is reported down.").Default(strconv.Itoa(collector.DefaultMaxConcurrency)).Int()
+		discover    = app.Flag("zookeeper.discover", "Treat the servers as seeds: learn every member (voters, observers) from the ensemble's own configuration (conf, else /zookeeper/config) and poll them all.").Default("false").Bool()
 		adminPort   = app.Flag("zookeeper.admin-port", "The members' AdminServer port (ZooKeeper's default 8080), read where the 4lw whitelist refuses mntr or conf; 0: never.").Default("0").Int()
 		adminScheme = app.Flag("zookeeper.admin-scheme", "http or https (with the --zookeeper.tls.* settings) for the AdminServer.").Default("http").Enum("http", "https")
 		caFile      = app.Flag("zookeeper.tls.ca-file", "CA certificate to verify ZooKeeper's secure client port with.").String()
@@ -72,7 +73,7 @@ func run(args []string) int {
 	base := newLogger(*logFormat, *logLevel)
 	logger := log.With(base, "ts", log.DefaultTimestampUTC, "caller", log.DefaultCaller)
 
-	defaults := config.Defaults{Timeout: *timeout, AdminPort: *adminPort, AdminScheme: *adminScheme}
+	defaults := config.Defaults{Timeout: *timeout, AdminPort: *adminPort, AdminScheme: *adminScheme, Discover: *discover}
 	if *caFile != "" || *certFile != "" || *keyFile != "" || *serverName != "" || *insecure {
 		defaults.TLS = &config.TLS{CAFile: *caFile, CertFile: *certFile, KeyFile: *keyFile, ServerName: *serverName, InsecureSkipVerify: *insecure}
 	}

@@ -32,11 +32,14 @@ type Target struct {
 	// the whitelist refuses mntr or conf; AdminScheme is http or https.
 	AdminPort   int
 	AdminScheme string
+	// Discover: Members are seeds; the ensemble's membership says whom
+	// else to poll, and the roles.
+	Discover bool
 }
 
 // key identifies a poll that concurrent scrapes may share.
 func (t Target) key() string {
-	k := fmt.Sprintf("%s\x00%p\x00%d\x00%d%s", t.Name, t.TLS, t.Timeout, t.AdminPort, t.AdminScheme)
+	k := fmt.Sprintf("%s\x00%p\x00%d\x00%d%s\x00%v", t.Name, t.TLS, t.Timeout, t.AdminPort, t.AdminScheme, t.Discover)
 	for _, m := range t.Members {
 		k += "\x00" + m.Address + strconv.FormatBool(m.Observer)
 	}
@@ -64,6 +67,8 @@ type Scraper struct {
 	// adminClients keeps one HTTP client per TLS configuration, so the
 	// AdminServer connections are reused across scrapes.
 	adminClients sync.Map
+	// discovered holds, per ensemble, the members discovery learned.
+	discovered sync.Map
 }
 
 func (s *Scraper) adminHTTP(tlsConfig *tls.Config) *http.Client {
@@ -100,7 +105,12 @@ func (s *Scraper) Poll(ctx context.Context, t Target) (Result, bool) {
 		if t.AdminPort != 0 {
 			p.Admin = &adminserver.Client{HTTP: s.adminHTTP(t.TLS), Scheme: t.AdminScheme, Port: t.AdminPort}
 		}
-		snaps := p.PollEnsemble(context.WithoutCancel(ctx), t.Members, t.Timeout)
+		var snaps []MemberSnapshot
+		if t.Discover {
+			snaps = s.discoverPoll(context.WithoutCancel(ctx), &p, t)
+		} else {
+			snaps = p.PollEnsemble(context.WithoutCancel(ctx), t.Members, t.Timeout)
+		}
 		return Result{Target: t, Members: snaps, View: Derive(snaps), Duration: time.Since(start)}, nil
 	})
 	select {

@@ -55,7 +55,8 @@ func (h *Handler) target(r *http.Request, e config.Ensemble) Target {
 
 // TargetOf is the poll of a configured ensemble, with a member deadline.
 func TargetOf(e config.Ensemble, timeout time.Duration) Target {
-	return Target{Name: e.Name, Members: e.Servers, Timeout: timeout, TLS: e.ClientTLS(), AdminPort: e.AdminPort, AdminScheme: e.AdminScheme}
+	return Target{Name: e.Name, Members: e.Servers, Timeout: timeout, TLS: e.ClientTLS(), AdminPort: e.AdminPort, AdminScheme: e.AdminScheme,
+		Discover: e.Discover}
 }
 
 // ServeMetrics polls every configured ensemble.
@@ -105,11 +106,11 @@ func (h *Handler) ServeProbe(w http.ResponseWriter, r *http.Request) {
 			owner = o
 		}
 	}
-	e.AdminPort, e.AdminScheme = h.Defaults.AdminPort, h.Defaults.AdminScheme
+	e.AdminPort, e.AdminScheme, e.Discover = h.Defaults.AdminPort, h.Defaults.AdminScheme, h.Defaults.Discover
 	if owner != nil {
 		e.Timeout = owner.Timeout
 		e.CopyTLS(owner)
-		e.AdminPort, e.AdminScheme = owner.AdminPort, owner.AdminScheme
+		e.AdminPort, e.AdminScheme, e.Discover = owner.AdminPort, owner.AdminScheme, owner.Discover
 	}
 	h.serve(w, r, []Target{h.target(r, e)}, nil)
 }

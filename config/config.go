@@ -105,7 +105,7 @@ func FromFlags(name, servers string, d Defaults) (*Config, error) {
 	if err := checkAdmin(d.AdminPort, d.AdminScheme); err != nil {
 		return nil, fmt.Errorf("--zookeeper.admin-*: %w", err)
 	}
-	e := Ensemble{Name: name, Servers: members, Timeout: Duration(d.Timeout), AdminPort: d.AdminPort, AdminScheme: d.AdminScheme}
+	e := Ensemble{Name: name, Servers: members, Timeout: Duration(d.Timeout), AdminPort: d.AdminPort, AdminScheme: d.AdminScheme, Discover: d.Discover}
 	if err := e.SetTLS(d.TLS); err != nil {
 		return nil, fmt.Errorf("--zookeeper.tls.*: %w", err)
 	}
@@ -321,9 +321,7 @@ func Decode(r io.Reader, d Defaults) (*Config, error) {
 			}
 			seen[m.Address] = true
 		}
-		if e.Discover {
-			return nil, fmt.Errorf("%s (%s): discover is not supported by this version yet", where, e.Name)
-		}
+		e.Discover = e.Discover || d.Discover
 		if e.Timeout == 0 {
 			e.Timeout = Duration(d.Timeout)
 		}

@@ -85,7 +85,6 @@ func TestDecodeErrors(t *testing.T) {
 		{"missing ca", "ensembles:\n  - name: a\n    servers: [zk1]\n    tls: {ca_file: /nonexistent/ca.pem}\n", "ca_file"},
 		{"cert without key", "ensembles:\n  - name: a\n    servers: [zk1]\n    tls: {cert_file: c.pem}\n", "go together"},
 		{"wrong type, value hidden", "ensembles:\n  - name: a\n    servers: [zk1]\n    tls: {insecure_skip_verify: hunter2-secret}\n", "line 4: cannot unmarshal !!str value into bool"},
-		{"discover", "ensembles:\n  - name: a\n    servers: [zk1]\n    discover: true\n", "discover is not supported"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Decode(strings.NewReader(tc.in), Defaults{Timeout: time.Second})

@@ -86,8 +86,12 @@ type Options struct {
 	// TLS, when set, opens a secure client port (Netty) on every member.
 	TLS *TLS
 	// DistinctHosts puts member N on 127.0.0.N, like separate hosts: the
-	// members then share one AdminServer port, as in production.
+	// members then share one client port and one AdminServer port, as in
+	// production.
 	DistinctHosts bool
+	// ClientInServerLines writes 3.5+ style server lines that carry the
+	// client address: server.N=host:q:e:role;host:clientPort.
+	ClientInServerLines bool
 }
 
 // TLS configures ZooKeeper's secure client port with PEM files.
@@ -134,7 +138,7 @@ func Start(t TB, opts Options) *Ensemble {
 			Dir: filepath.Join(e.Dir, strconv.Itoa(i+1)), e: e, Host: "127.0.0.1"}
 		if opts.DistinctHosts {
 			m.Host = "127.0.0." + strconv.Itoa(i+1)
-			m.Admin = ports[3]
+			m.ClientPort, m.Admin = ports[0], ports[3]
 		}
 		if opts.TLS != nil {
 			m.SecurePort = ports[5*i+4]
@@ -154,6 +158,25 @@ func Start(t TB, opts Options) *Ensemble {
 	return e
 }
 
+// AddMember makes (but does not start) one more member; the others learn
+// of it only when restarted with the new ServerLines.
+func (e *Ensemble) AddMember(observer bool) *Member {
+	e.t.Helper()
+	ports := freePorts(e.t, 5)
+	id := len(e.Members) + 1
+	m := &Member{ID: id, Observer: observer, ClientPort: ports[0], QuorumPort: ports[1], ElectionPort: ports[2], Admin: ports[3],
+		Dir: filepath.Join(e.Dir, strconv.Itoa(id)), e: e, Host: "127.0.0.1"}
+	if e.opts.DistinctHosts {
+		m.Host = "127.0.0." + strconv.Itoa(id)
+		m.ClientPort, m.Admin = e.Members[0].ClientPort, e.Members[0].Admin
+	}
+	if e.opts.TLS != nil {
+		m.SecurePort = ports[4]
+	}
+	e.Members = append(e.Members, m)
+	return m
+}
+
 // ServerLines are the zoo.cfg server.N lines every member shares.
 func (e *Ensemble) ServerLines() []string {
 	var lines []string
@@ -168,6 +191,12 @@ func (m *Member) ServerLine() string {
 	line := fmt.Sprintf("server.%d=%s:%d:%d", m.ID, m.Host, m.QuorumPort, m.ElectionPort)
 	if m.Observer {
 		line += ":observer"
+	}
+	if m.e.opts.ClientInServerLines {
+		if !m.Observer {
+			line += ":participant"
+		}
+		line += ";" + m.Addr()
 	}
 	return line
 }
