@@ -180,7 +180,7 @@ func WriteTable(w io.Writer, reports []Ensemble) error {
 				leader += " (epoch " + strconv.FormatUint(*e.Epoch, 10) + ")"
 			}
 		}
-		membership := "unknown (no member answered conf)"
+		membership := "unknown"
 		if e.Consistent != nil {
 			membership = map[bool]string{true: "consistent", false: "MEMBERS DISAGREE"}[*e.Consistent]
 		}

@@ -1,0 +1,91 @@
+package status
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/zookeeper-exporter/zookeeper_exporter/collector"
+	"github.com/zookeeper-exporter/zookeeper_exporter/config"
+	"github.com/zookeeper-exporter/zookeeper_exporter/fourletter"
+)
+
+// member builds a snapshot: state as the member would report it, or "down".
+func member(addr, state string, observer bool) collector.MemberSnapshot {
+	s := collector.MemberSnapshot{Member: config.Member{Address: addr, Observer: observer}, State: state, Up: state != "down"}
+	if state == "down" {
+		s.State, s.Err = collector.StateUnknown, syscall.ECONNREFUSED
+		return s
+	}
+	s.Serving = state != collector.StateNotServing
+	if s.Serving {
+		s.Srvr = &fourletter.Srvr{Mode: state, Zxid: 0x100000005, HasZxid: true, LatencyAvg: 1.5, HasLatency: true}
+	}
+	return s
+}
+
+func result(members ...collector.MemberSnapshot) collector.Result {
+	return collector.Result{Target: collector.Target{Name: "prod"}, Members: members, View: collector.Derive(members)}
+}
+
+func TestReport(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		r       collector.Result
+		exit    int
+		verdict string
+	}{
+		{"healthy", result(member("a:1", "leader", false), member("b:1", "follower", false), member("c:1", "follower", false), member("o:1", "observer", true)), Healthy, "HEALTHY"},
+		{"observer down", result(member("a:1", "leader", false), member("b:1", "follower", false), member("c:1", "follower", false), member("o:1", "down", true)), AtRisk, "DEGRADED"},
+		{"one voter down", result(member("a:1", "leader", false), member("b:1", "follower", false), member("c:1", "down", false)), AtRisk, "QUORUM AT RISK"},
+		{"quorum lost", result(member("a:1", "not_serving", false), member("b:1", "down", false), member("c:1", "down", false)), Lost, "QUORUM LOST"},
+		{"unreachable", result(member("a:1", "down", false), member("b:1", "down", false), member("c:1", "down", false)), Lost, "UNREACHABLE"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := Report(tc.r)
+			if e.Exit != tc.exit || !strings.HasPrefix(e.Verdict, tc.verdict) {
+				t.Errorf("exit %d %q, want %d %q", e.Exit, e.Verdict, tc.exit, tc.verdict)
+			}
+			var table bytes.Buffer
+			if err := WriteTable(&table, []Ensemble{e}); err != nil {
+				t.Fatal(err)
+			}
+			for _, line := range strings.Split(table.String(), "\n") {
+				if len(line) > 80 {
+					t.Errorf("line wider than 80 columns: %q", line)
+				}
+			}
+			var js bytes.Buffer
+			WriteJSON(&js, []Ensemble{e})
+			var back []Ensemble
+			if err := json.Unmarshal(js.Bytes(), &back); err != nil || back[0].Exit != tc.exit {
+				t.Errorf("json: %v %s", err, js.String())
+			}
+		})
+	}
+}
+
+func TestMayStop(t *testing.T) {
+	healthy := []Ensemble{Report(result(member("a:1", "leader", false), member("b:1", "follower", false), member("c:1", "follower", false), member("o:1", "observer", true)))}
+	atRisk := []Ensemble{Report(result(member("a:1", "leader", false), member("b:1", "follower", false), member("c:1", "down", false)))}
+	for _, tc := range []struct {
+		name    string
+		reports []Ensemble
+		server  string
+		exit    int
+		answer  string
+	}{
+		{"healthy follower", healthy, "b:1", Healthy, "yes: b:1 may be stopped: quorum holds without it"},
+		{"observer", healthy, "o:1", Healthy, "yes: o:1 may be stopped: it is an observer"},
+		{"last spare voter", atRisk, "b:1", AtRisk, "no: do not stop b:1: failure tolerance is 0"},
+		{"the member already down", atRisk, "c:1", Healthy, "yes: c:1 may be stopped: it is not part of the quorum now"},
+		{"unknown member", healthy, "z:1", AtRisk, "no: z:1 is not a configured member"},
+	} {
+		var out bytes.Buffer
+		if got := MayStop(&out, tc.reports, tc.server); got != tc.exit || !strings.HasPrefix(out.String(), tc.answer) {
+			t.Errorf("%s: exit %d %q, want %d %q", tc.name, got, out.String(), tc.exit, tc.answer)
+		}
+	}
+}
