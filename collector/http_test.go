@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -70,42 +69,6 @@ func truncateText(s string) string {
 		return s[:300] + "..."
 	}
 	return s
-}
-
-// TestConcurrentScrapesShareOnePoll: 50 scrapes at once cost each member one
-// round of words, not 50.
-func TestConcurrentScrapesShareOnePoll(t *testing.T) {
-	srv := fakezk.New(t)
-	srv.SetDripInterval(40 * time.Millisecond)
-	srv.Set("srvr", []byte("Mode: standalone\nZxid: 0x5\n"), fakezk.Drip) // about 1s to answer
-	srv.Set("mntr", []byte("zk_server_state\tstandalone\n"), fakezk.Answer)
-	cfg := &config.Config{Ensembles: []config.Ensemble{{Name: "e", Servers: []config.Member{{Address: srv.Addr()}}, Timeout: config.Duration(5 * time.Second)}}}
-	h := newHandler(cfg, false)
-	const scrapes = 50
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	bodies := make([]string, scrapes)
-	for i := 0; i < scrapes; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			rec := httptest.NewRecorder()
-			h.ServeMetrics(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
-			bodies[i] = rec.Body.String()
-		}()
-	}
-	close(start)
-	wg.Wait()
-	for i, b := range bodies {
-		if !strings.Contains(b, `zookeeper_serving{ensemble="e",server="`+srv.Addr()+`"} 1`) {
-			t.Fatalf("scrape %d incomplete: %s", i, truncateText(b))
-		}
-	}
-	if n := srv.Count("srvr"); n != 1 {
-		t.Errorf("%d concurrent scrapes sent srvr %d times, want 1", scrapes, n)
-	}
-	t.Logf("%d concurrent scrapes: srvr asked %d, mntr %d, connections %d", scrapes, srv.Count("srvr"), srv.Count("mntr"), srv.Connections())
 }
 
 func TestScrapeTimeoutHeader(t *testing.T) {
