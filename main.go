@@ -55,11 +55,11 @@ func run(args []string) int {
 		logLevel    = app.Flag("log.level", "Only log messages with the given severity or above: debug, info, warn, error.").Default("info").Enum("debug", "info", "warn", "error")
 		logFormat   = app.Flag("log.format", "Output format of log messages: logfmt or json.").Default("logfmt").Enum("logfmt", "json")
 		webFlags    = kingpinflag.AddFlags(app, ":9141")
-		serveCmd    = app.Command("serve", "Serve metrics over HTTP (the default).").Default()
 		statusCmd   = app.Command("status", "Poll the ensembles once and print their health; exit 0 healthy, 1 at risk or unsafe, 2 quorum lost or unreachable.")
 		output      = statusCmd.Flag("output", "table (for people) or json (for scripts).").Default("table").Enum("table", "json")
 		member      = statusCmd.Flag("member", "Answer only: may this member (host:port, as configured) be stopped now? Exit 0 yes, 1 no.").String()
 	)
+	app.Command("serve", "Serve metrics over HTTP (the default).").Default()
 	app.Version(version.Print(exporterName))
 	app.HelpFlag.Short('h')
 	command, err := app.Parse(args)
@@ -96,7 +96,6 @@ func run(args []string) int {
 	if command == statusCmd.FullCommand() {
 		return status.Run(os.Stdout, source.Get(), collector.NewScraper(logger, *maxConc), *output, *member)
 	}
-	_ = serveCmd
 	if *configCheck {
 		level.Info(logger).Log("msg", "Configuration is valid", "ensembles", len(source.Get().Ensembles))
 		return 0
