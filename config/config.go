@@ -296,14 +296,20 @@ func Decode(r io.Reader, d Defaults) (*Config, error) {
 	// Line numbers for the checks below, which yaml cannot make.
 	var root yaml.Node
 	_ = yaml.Unmarshal(data, &root)
-	lines := ensembleLines(&root)
+	itemLines := ensembleLines(&root)
+	lineOf := func(i int) int {
+		if i < len(itemLines) {
+			return itemLines[i]
+		}
+		return 0
+	}
 	if len(cfg.Ensembles) == 0 {
 		return nil, errors.New("no ensemble: want a list under ensembles:")
 	}
 	names := map[string]int{}
 	for i := range cfg.Ensembles {
 		e := &cfg.Ensembles[i]
-		where := fmt.Sprintf("line %d: ensembles[%d]", lines[i], i)
+		where := fmt.Sprintf("line %d: ensembles[%d]", lineOf(i), i)
 		if e.Name == "" {
 			return nil, fmt.Errorf("%s: name is required", where)
 		}
@@ -378,7 +384,7 @@ func ensembleLines(root *yaml.Node) []int {
 			}
 		}
 	}
-	return append(lines, make([]int, 1024)...) // never index out of range
+	return lines
 }
 
 // Build turns the TLS settings into a client configuration. Verification is
@@ -414,9 +420,4 @@ func (t *TLS) Build() (*tls.Config, error) {
 		cfg.Certificates = []tls.Certificate{cert}
 	}
 	return cfg, nil
-}
-
-// Enabled says whether any TLS setting was given.
-func (t *TLS) Enabled() bool {
-	return t != nil && (t.CAFile != "" || t.CertFile != "" || t.KeyFile != "" || t.ServerName != "" || t.InsecureSkipVerify)
 }
