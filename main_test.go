@@ -93,19 +93,7 @@ func startExporterWith(t testing.TB, scheme string, client *http.Client, user, p
 	cmd.Env = append(os.Environ(), runMainEnv+"=1")
 	x := &exporter{t: t, cmd: cmd, base: "http://" + addr, stderr: &syncBuffer{}}
 	cmd.Stderr = x.stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
-		if t.Failed() {
-			t.Logf("exporter log:\n%s", x.stderr.String())
-		}
-	})
+	exited := startProcess(t, "exporter", cmd, x.stderr)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		req, _ := http.NewRequest(http.MethodGet, scheme+"://"+addr+"/-/ready", nil)
@@ -129,6 +117,33 @@ func startExporterWith(t testing.TB, scheme string, client *http.Client, user, p
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// startProcess starts cmd, dying with the test binary, and kills it by
+// PID when the test ends, showing its log if the test failed.
+func startProcess(t testing.TB, name string, cmd *exec.Cmd, log *syncBuffer) <-chan struct{} {
+	t.Helper()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-exited
+		if t.Failed() {
+			t.Logf("%s log:\n%s", name, tailText(log.String(), 8000))
+		}
+	})
+	return exited
+}
+
+func tailText(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
 }
 
 // scrape is one parsed scrape.

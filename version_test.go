@@ -35,11 +35,9 @@ func TestVersionEmbedded(t *testing.T) {
 	// The built binary itself, not the test binary, serves the metrics.
 	port := freePort(t)
 	cmd := exec.Command(bin, "--zookeeper.servers=127.0.0.1:1", "--web.listen-address=127.0.0.1:"+itoa(port))
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
 	x := &exporter{t: t, cmd: cmd, base: "http://127.0.0.1:" + itoa(port), stderr: &syncBuffer{}}
+	cmd.Stderr = x.stderr
+	startProcess(t, "built exporter", cmd, x.stderr)
 	waitUntil(t, 10*time.Second, "the built exporter", func() bool {
 		resp, err := http.Get(x.base + "/-/ready")
 		if err == nil {

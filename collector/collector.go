@@ -209,7 +209,7 @@ func emitMember(e *emitter, ensemble string, s MemberSnapshot, v View, idx int) 
 		e.gauge("server_state", "The member's state; exactly one state is 1.", boolFloat(s.State == st), stateLabels, ensemble, server, st)
 	}
 	g("member_poll_duration_seconds", "Time this member's poll took in this scrape.", s.Duration.Seconds())
-	for _, cmd := range append(Commands[:len(Commands):len(Commands)], "ruok") {
+	for _, cmd := range allowedCommands {
 		if allowed, ok := s.Allowed[cmd]; ok {
 			e.gauge("four_letter_word_allowed", "0 when the member refuses the four-letter word (4lw.commands.whitelist), 1 when it answers it.", boolFloat(allowed), commandLabels, ensemble, server, cmd)
 		}
@@ -305,6 +305,9 @@ func emitMember(e *emitter, ensemble string, s MemberSnapshot, v View, idx int) 
 		}
 	}
 }
+
+// allowedCommands are the words whose whitelist status is reported.
+var allowedCommands = append(Commands[:len(Commands):len(Commands)], "ruok")
 
 var (
 	stateLabels        = []string{"ensemble", "server", "state"}

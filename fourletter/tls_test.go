@@ -2,51 +2,21 @@ package fourletter_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"math/big"
-	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/zookeeper-exporter/zookeeper_exporter/fourletter"
 	"github.com/zookeeper-exporter/zookeeper_exporter/internal/fakezk"
+	"github.com/zookeeper-exporter/zookeeper_exporter/internal/testcerts"
 )
 
-// selfSigned makes a CA-signed server certificate for 127.0.0.1 and
-// "zookeeper.test", and returns it with the CA pool that verifies it.
-func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "zookeeper.test"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true,
-		KeyUsage:    x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames:    []string{"zookeeper.test"}, IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, pool
-}
-
 func TestDoTLS(t *testing.T) {
-	cert, pool := selfSigned(t)
-	srv := fakezk.NewTLS(t, &tls.Config{Certificates: []tls.Certificate{cert}})
+	dir := t.TempDir()
+	ca := testcerts.NewCA(t, dir, "ca")
+	pool := ca.Pool()
+	srv := fakezk.NewTLS(t, &tls.Config{Certificates: []tls.Certificate{ca.Issue(t, dir, "zk", "127.0.0.1", "zookeeper.test").TLS}})
 	srv.Set("srvr", []byte("Mode: leader\n"), fakezk.Answer)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()

@@ -131,19 +131,9 @@ func Start(t TB, opts Options) *Ensemble {
 	Require(t)
 	e := &Ensemble{t: t, Dir: t.TempDir(), opts: opts}
 	n := opts.Voters + opts.Observers
-	ports := freePorts(t, 5*n)
+	ports := freePorts(t, 5*n) // all at once: no port handed out twice
 	for i := 0; i < n; i++ {
-		m := &Member{ID: i + 1, Observer: i >= opts.Voters,
-			ClientPort: ports[5*i], QuorumPort: ports[5*i+1], ElectionPort: ports[5*i+2], Admin: ports[5*i+3],
-			Dir: filepath.Join(e.Dir, strconv.Itoa(i+1)), e: e, Host: "127.0.0.1"}
-		if opts.DistinctHosts {
-			m.Host = "127.0.0." + strconv.Itoa(i+1)
-			m.ClientPort, m.Admin = ports[0], ports[3]
-		}
-		if opts.TLS != nil {
-			m.SecurePort = ports[5*i+4]
-		}
-		e.Members = append(e.Members, m)
+		e.addMember(i >= opts.Voters, ports[5*i:5*i+5])
 	}
 	t.Cleanup(e.Stop)
 	for _, m := range e.Members {
@@ -162,13 +152,20 @@ func Start(t TB, opts Options) *Ensemble {
 // of it only when restarted with the new ServerLines.
 func (e *Ensemble) AddMember(observer bool) *Member {
 	e.t.Helper()
-	ports := freePorts(e.t, 5)
+	return e.addMember(observer, freePorts(e.t, 5))
+}
+
+// addMember makes member N+1 from five free ports (client, quorum,
+// election, admin, secure).
+func (e *Ensemble) addMember(observer bool, ports []int) *Member {
 	id := len(e.Members) + 1
 	m := &Member{ID: id, Observer: observer, ClientPort: ports[0], QuorumPort: ports[1], ElectionPort: ports[2], Admin: ports[3],
 		Dir: filepath.Join(e.Dir, strconv.Itoa(id)), e: e, Host: "127.0.0.1"}
 	if e.opts.DistinctHosts {
 		m.Host = "127.0.0." + strconv.Itoa(id)
-		m.ClientPort, m.Admin = e.Members[0].ClientPort, e.Members[0].Admin
+		if len(e.Members) > 0 {
+			m.ClientPort, m.Admin = e.Members[0].ClientPort, e.Members[0].Admin
+		}
 	}
 	if e.opts.TLS != nil {
 		m.SecurePort = ports[4]
