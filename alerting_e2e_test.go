@@ -220,6 +220,9 @@ func promQuery(t *testing.T, prom, q string) []promSample {
 		return nil // Prometheus still starting
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusServiceUnavailable {
+		return nil // Prometheus still loading its configuration: "Service Unavailable"
+	}
 	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
 		t.Fatalf("query %s: %v", q, err)
 	}
