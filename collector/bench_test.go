@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/zookeeper-exporter/zookeeper_exporter/config"
+	"github.com/zookeeper-exporter/zookeeper_exporter/ensemble"
 	"github.com/zookeeper-exporter/zookeeper_exporter/internal/fakezk"
 )
 
@@ -21,10 +22,10 @@ import (
 // leader, three followers and an observer.
 func fiveMemberResult(b *testing.B) Result {
 	p := Poller{Logger: log.NewNopLogger()}
-	var snaps []MemberSnapshot
+	var snaps []ensemble.MemberSnapshot
 	for i, role := range []string{"leader", "follower", "follower", "follower", "observer"} {
-		s := MemberSnapshot{Member: config.Member{Address: "10.0.0." + string(rune('1'+i)) + ":2181", Observer: role == "observer"},
-			State: StateUnknown, Allowed: map[string]bool{}}
+		s := ensemble.MemberSnapshot{Member: config.Member{Address: "10.0.0." + string(rune('1'+i)) + ":2181", Observer: role == "observer"},
+			State: ensemble.StateUnknown, Allowed: map[string]bool{}}
 		for _, cmd := range Commands {
 			body, err := os.ReadFile("../fourletter/testdata/3.8.0/healthy/" + role + "-" + cmd + ".txt")
 			if err != nil {
@@ -37,7 +38,7 @@ func fiveMemberResult(b *testing.B) Result {
 		finishState(&s, false)
 		snaps = append(snaps, s)
 	}
-	return Result{Target: Target{Name: "bench"}, Members: snaps, View: Derive(snaps), Duration: time.Millisecond}
+	return NewResult(Target{Name: "bench"}, snaps, nil, time.Millisecond)
 }
 
 // BenchmarkExposition5Members: from parsed replies to the text exposition

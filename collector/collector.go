@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-kit/log"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/zookeeper-exporter/zookeeper_exporter/adminserver"
 	"github.com/zookeeper-exporter/zookeeper_exporter/config"
+	"github.com/zookeeper-exporter/zookeeper_exporter/ensemble"
 	"github.com/zookeeper-exporter/zookeeper_exporter/fourletter"
 )
 
@@ -49,9 +52,42 @@ func (t Target) key() string {
 // Result is one poll of every member of a target, and what it implies.
 type Result struct {
 	Target   Target
-	Members  []MemberSnapshot
-	View     View
+	Members  []ensemble.MemberSnapshot
+	View     ensemble.View
 	Duration time.Duration
+	// Unaddressable counts, with discovery, the servers of the membership
+	// whose client address cannot be told (-1: no discovery).
+	Unaddressable int
+	// mapped is each member's mntr turned into passthrough metrics, done
+	// in parallel once per poll, not once per scrape that shares it.
+	mapped [][]mntrMetric
+}
+
+// NewResult derives the view of one poll; extra is the /zookeeper/config
+// membership where it was read.
+func NewResult(t Target, snaps []ensemble.MemberSnapshot, extra *fourletter.Conf, took time.Duration) Result {
+	return Result{Target: t, Members: snaps, View: ensemble.Derive(snaps, extra), Duration: took, Unaddressable: -1, mapped: mapAll(snaps)}
+}
+
+// mapAll maps every member's mntr, on as many goroutines as there are CPUs.
+func mapAll(snaps []ensemble.MemberSnapshot) [][]mntrMetric {
+	out := make([][]mntrMetric, len(snaps))
+	workers := min(runtime.GOMAXPROCS(0), len(snaps))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < len(snaps); i = int(next.Add(1) - 1) {
+				if snaps[i].Mntr != nil {
+					out[i] = mapMntr(snaps[i].Mntr)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return out
 }
 
 // Scraper polls targets and shares a poll in flight between concurrent
@@ -67,8 +103,9 @@ type Scraper struct {
 	// adminClients keeps one HTTP client per TLS configuration, so the
 	// AdminServer connections are reused across scrapes.
 	adminClients sync.Map
-	// discovered holds, per ensemble, the members discovery learned.
-	discovered sync.Map
+	// states holds, per ensemble, what discovery learned and the last
+	// /zookeeper/config read.
+	states targetStates
 }
 
 func (s *Scraper) adminHTTP(tlsConfig *tls.Config) *http.Client {
@@ -105,13 +142,14 @@ func (s *Scraper) Poll(ctx context.Context, t Target) (Result, bool) {
 		if t.AdminPort != 0 {
 			p.Admin = &adminserver.Client{HTTP: s.adminHTTP(t.TLS), Scheme: t.AdminScheme, Port: t.AdminPort}
 		}
-		var snaps []MemberSnapshot
+		// The poll outlives a scrape that gives up: others may share it.
+		ctx := context.WithoutCancel(ctx)
 		if t.Discover {
-			snaps = s.discoverPoll(context.WithoutCancel(ctx), &p, t)
-		} else {
-			snaps = p.PollEnsemble(context.WithoutCancel(ctx), t.Members, t.Timeout)
+			return s.discoverPoll(ctx, &p, t, start), nil
 		}
-		return Result{Target: t, Members: snaps, View: Derive(snaps), Duration: time.Since(start)}, nil
+		snaps := p.PollEnsemble(ctx, t.Members, t.Timeout)
+		extra := s.znodeMembership(ctx, t, start, s.state(t.key()), snaps)
+		return NewResult(t, snaps, extra, time.Since(start)), nil
 	})
 	select {
 	case r := <-ch:
@@ -166,16 +204,23 @@ var (
 // emitResult turns one ensemble snapshot into metrics.
 func emitResult(e *emitter, r Result) {
 	name := r.Target.Name
-	for i, s := range r.Members {
-		emitMember(e, name, s, r.View, i)
-	}
 	v := r.View
+	for i, s := range r.Members {
+		var mapped []mntrMetric
+		if i < len(r.mapped) {
+			mapped = r.mapped[i]
+		} else if s.Mntr != nil {
+			mapped = mapMntr(s.Mntr)
+		}
+		emitMember(e, name, s, v, i, mapped)
+	}
 	g := func(metric, help string, val float64) { e.gauge(metric, help, val, ensembleLabels, name) }
+	m := v.Membership
 	g("ensemble_members", "Members polled in this ensemble.", float64(v.Members))
-	g("ensemble_voters", "Voting members, as configured (a member marked :observer is not one).", float64(v.Voters))
-	g("ensemble_observers", "Observers, as configured.", float64(v.Observers))
-	g("ensemble_quorum_size", "Voters needed for a quorum: floor(voters / 2) + 1.", float64(v.QuorumSize))
-	g("ensemble_voters_up", "Voters that answered and serve as leader, follower or standalone.", float64(v.VotersUp))
+	g("ensemble_voters", "Voting members in the ensemble's own membership (its conf, AdminServer or /zookeeper/config; the configured list when none tells).", float64(v.Voters))
+	g("ensemble_observers", "Observers in the ensemble's own membership (the configured list when none tells).", float64(v.Observers))
+	g("ensemble_quorum_size", "The fewest voters that can form a quorum under the ensemble's rule: floor(voters / 2) + 1 for a majority; for hierarchical quorums, a majority of the weight in a majority of the groups.", float64(v.QuorumSize))
+	g("ensemble_voters_up", "Watched voters that answered and serve as leader, follower or standalone.", float64(v.VotersUp))
 	if v.HasSynced {
 		g("ensemble_synced_voters", "Voters in sync as the leader counts them: its zk_synced_followers + 1.", float64(v.SyncedVoters))
 	}
@@ -186,13 +231,39 @@ func emitResult(e *emitter, r Result) {
 	if v.HasEpoch {
 		g("ensemble_epoch", "The leader's zxid epoch; it rises at every election.", float64(v.Epoch))
 	}
-	g("ensemble_quorum", "1 when a serving leader has a majority of the voters in sync (or up, without mntr).", boolFloat(v.Quorum))
-	g("ensemble_failure_tolerance", "How many more voters can fail before quorum is lost: the voters that count (the smaller of those up and the leader's synced count) minus the quorum size. Negative: short of quorum.", float64(v.FailureTolerance))
+	g("ensemble_quorum", "1 when the ensemble has quorum, on evidence: a serving leader with enough synced voters, or a serving follower or observer (learners stop serving without a leader). 0 when the members reached answer and none serves, or none answers.", boolFloat(v.Quorum))
+	g("ensemble_failure_tolerance", "How many more voter failures the ensemble survives for sure, under its own quorum rule: the fewest further failures that can break quorum, minus one. A voter the exporter cannot see, or the leader does not count as synced, counts as down. Negative: short of quorum by that many voters.", float64(v.FailureTolerance))
 	for i, s := range r.Members {
-		e.gauge("ensemble_member_safe_to_stop", "1 when stopping this member now still leaves a quorum (observers: when quorum holds).", boolFloat(v.SafeToStop[i]), memberLabels, name, s.Member.Address)
+		e.gauge("ensemble_member_safe_to_stop", "1 when stopping this member now still leaves a quorum under the ensemble's rule with the voters known up (observers: when quorum holds); 0 also with more than one leader.", boolFloat(v.SafeToStop[i]), memberLabels, name, s.Member.Address)
+	}
+	e.gauge("ensemble_membership_info", "Constant 1: where the membership came from (conf, adminserver, znode, or configured when no member told it) and the quorum rule (majority or hierarchical).",
+		1, membershipLabels, name, m.Source, ruleName(m.Rule))
+	if ver, err := strconv.ParseUint(m.Version, 16, 64); err == nil {
+		g("ensemble_config_version", "The version of the membership the ensemble commits to (the newest the members report; hex in ZooKeeper).", float64(ver))
+	}
+	if m.FromEnsemble() {
+		watchedAs := map[int]string{}
+		for i, j := range v.ServerOf {
+			if j >= 0 {
+				watchedAs[j] = r.Members[i].Member.Address
+			}
+		}
+		for j, srv := range m.Servers {
+			addr, watched := watchedAs[j]
+			if !watched {
+				addr = srv.ClientAddress
+			}
+			e.gauge("ensemble_server_watched", "For each server of the ensemble's membership: 1 when the exporter polls it, 0 when not (its view is partial: that server counts as down in the safety answers). server is where it is polled, or its client address when the server line tells it.",
+				boolFloat(watched), serverWatchedLabels, name, strconv.FormatInt(srv.ID, 10), srv.Role, addr)
+		}
+		g("ensemble_unwatched_voters", "Voters of the ensemble's membership the exporter does not poll.", float64(v.UnwatchedVoters()))
+		g("ensemble_unwatched_observers", "Observers of the ensemble's membership the exporter does not poll.", float64(len(v.Unwatched)-v.UnwatchedVoters()))
+	}
+	if r.Unaddressable >= 0 {
+		g("ensemble_discovery_unaddressable_servers", "Servers of the membership whose client address discovery cannot tell (plain server lines, members sharing a host): counted in the arithmetic, not polled.", float64(r.Unaddressable))
 	}
 	if v.HasConfig {
-		g("ensemble_config_consistent", "1 when every member that answers conf reports the same membership (server lines and version).", boolFloat(v.ConfigConsistent))
+		g("ensemble_config_consistent", "1 when every member that answers conf reports the same membership (server lines, groups, weights and version).", boolFloat(v.ConfigConsistent))
 	}
 	if anyTrue(v.HasLag) {
 		g("ensemble_max_zxid_lag", "The largest zxid lag of a member behind the leader, in transactions.", v.MaxZxidLag)
@@ -200,23 +271,36 @@ func emitResult(e *emitter, r Result) {
 	g("ensemble_poll_duration_seconds", "Wall time of the poll of every member of the ensemble.", r.Duration.Seconds())
 }
 
-func emitMember(e *emitter, ensemble string, s MemberSnapshot, v View, idx int) {
+func ruleName(r ensemble.Rule) string {
+	if r.IsHierarchical() {
+		return "hierarchical"
+	}
+	return "majority"
+}
+
+func emitMember(e *emitter, ensembleName string, s ensemble.MemberSnapshot, v ensemble.View, idx int, mapped []mntrMetric) {
 	server := s.Member.Address
-	g := func(metric, help string, val float64) { e.gauge(metric, help, val, memberLabels, ensemble, server) }
+	g := func(metric, help string, val float64) { e.gauge(metric, help, val, memberLabels, ensembleName, server) }
 	g("up", "1 when the member answered a four-letter word within its deadline.", boolFloat(s.Up))
 	g("serving", "1 when the member serves clients; 0 when not serving requests or unreachable.", boolFloat(s.Serving))
-	for _, st := range States {
-		e.gauge("server_state", "The member's state; exactly one state is 1.", boolFloat(s.State == st), stateLabels, ensemble, server, st)
+	for _, st := range ensemble.States {
+		e.gauge("server_state", "The member's state; exactly one state is 1.", boolFloat(s.State == st), stateLabels, ensembleName, server, st)
 	}
 	g("member_poll_duration_seconds", "Time this member's poll took in this scrape.", s.Duration.Seconds())
 	for _, cmd := range allowedCommands {
 		if allowed, ok := s.Allowed[cmd]; ok {
-			e.gauge("four_letter_word_allowed", "0 when the member refuses the four-letter word (4lw.commands.whitelist), 1 when it answers it.", boolFloat(allowed), commandLabels, ensemble, server, cmd)
+			e.gauge("four_letter_word_allowed", "0 when the member refuses the four-letter word (4lw.commands.whitelist), 1 when it answers it.", boolFloat(allowed), commandLabels, ensembleName, server, cmd)
 		}
+	}
+	if v.InMembership[idx] >= 0 {
+		g("member_in_membership", "1 when the ensemble's membership names this member, 0 when it does not (a stale entry in the exporter's configuration, or a member of another ensemble).", float64(v.InMembership[idx]))
+	}
+	if v.RoleKnown[idx] {
+		g("member_role_mismatch", "1 when the configured role (:observer or not) contradicts the role the ensemble gives the member; the exporter follows the ensemble.", boolFloat(v.RoleMismatch[idx]))
 	}
 	if !s.Up {
 		e.gauge("member_down_reason", "1 for why the member gave nothing usable: refused, timeout (hung), reset, tls, resolve, empty, garbage, no_slot (--zookeeper.max-concurrency) or other.",
-			1, reasonLabels, ensemble, server, DownReason(s.Err))
+			1, reasonLabels, ensembleName, server, DownReason(s.Err))
 		return
 	}
 	g("member_malformed_lines", "Lines of this member's replies skipped as malformed in this scrape.", float64(s.Malformed))
@@ -236,7 +320,7 @@ func emitMember(e *emitter, ensemble string, s MemberSnapshot, v View, idx int) 
 		peerType = s.Conf.PeerType
 	}
 	if version != "" || serverID != "" {
-		e.gauge("server_info", "Constant 1: the member's version (mntr/srvr) and server id and peer type (conf).", 1, infoLabels, ensemble, server, version, serverID, peerType)
+		e.gauge("server_info", "Constant 1: the member's version (mntr/srvr) and server id and peer type (conf).", 1, infoLabels, ensembleName, server, version, serverID, peerType)
 	}
 
 	if s.Srvr != nil && s.Srvr.HasZxid {
@@ -256,7 +340,7 @@ func emitMember(e *emitter, ensemble string, s MemberSnapshot, v View, idx int) 
 		}
 		for _, line := range s.Conf.Servers {
 			e.gauge("member_config_server_info", "Constant 1 for each server line in this member's own configuration: who believes what.",
-				1, configServerLabels, ensemble, server, strconv.FormatInt(line.ID, 10), line.Role, line.Addresses)
+				1, configServerLabels, ensembleName, server, strconv.FormatInt(line.ID, 10), line.Role, line.Addresses)
 		}
 	}
 
@@ -276,24 +360,17 @@ func emitMember(e *emitter, ensemble string, s MemberSnapshot, v View, idx int) 
 			val /= 1000
 		}
 		if c.kind == kindCounter {
-			e.counter(c.name, c.help, val, memberLabels, ensemble, server)
+			e.counter(c.name, c.help, val, memberLabels, ensembleName, server)
 		} else {
-			e.gauge(c.name, c.help, val, memberLabels, ensemble, server)
+			e.gauge(c.name, c.help, val, memberLabels, ensembleName, server)
 		}
 	}
-	if s.Mntr == nil {
-		return
-	}
-	mapped := s.mapped
-	if mapped == nil {
-		mapped = mapMntr(s.Mntr)
-	}
-	memberValues := []string{ensemble, server}
+	memberValues := []string{ensembleName, server}
 	for _, m := range mapped {
 		labelNames, labelValues := memberLabels, memberValues
 		if len(m.labelNames) > 0 {
 			labelNames = append(memberLabels[:2:2], m.labelNames...)
-			labelValues = append([]string{ensemble, server}, m.labelValues...)
+			labelValues = append([]string{ensembleName, server}, m.labelValues...)
 		}
 		switch m.kind {
 		case kindGauge:
@@ -310,11 +387,13 @@ func emitMember(e *emitter, ensemble string, s MemberSnapshot, v View, idx int) 
 var allowedCommands = append(Commands[:len(Commands):len(Commands)], "ruok")
 
 var (
-	stateLabels        = []string{"ensemble", "server", "state"}
-	commandLabels      = []string{"ensemble", "server", "command"}
-	reasonLabels       = []string{"ensemble", "server", "reason"}
-	infoLabels         = []string{"ensemble", "server", "version", "server_id", "peer_type"}
-	configServerLabels = []string{"ensemble", "server", "sid", "role", "address"}
+	stateLabels         = []string{"ensemble", "server", "state"}
+	commandLabels       = []string{"ensemble", "server", "command"}
+	reasonLabels        = []string{"ensemble", "server", "reason"}
+	infoLabels          = []string{"ensemble", "server", "version", "server_id", "peer_type"}
+	configServerLabels  = []string{"ensemble", "server", "sid", "role", "address"}
+	membershipLabels    = []string{"ensemble", "source", "rule"}
+	serverWatchedLabels = []string{"ensemble", "sid", "role", "server"}
 )
 
 func anyTrue(bs []bool) bool {

@@ -2,6 +2,7 @@ package collector
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"slices"
@@ -13,6 +14,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/zookeeper-exporter/zookeeper_exporter/config"
+	"github.com/zookeeper-exporter/zookeeper_exporter/ensemble"
 	"github.com/zookeeper-exporter/zookeeper_exporter/fourletter"
 )
 
@@ -23,50 +25,65 @@ import (
 // it is polled in the same scrape, so a member added by a reconfiguration
 // shows at once.
 
-// discoveredState is what was learned of one ensemble.
-type discoveredState struct {
-	mu      sync.Mutex
+// targetState is what is remembered of one ensemble between scrapes.
+type targetState struct {
+	mu sync.Mutex
+	// members discovery learned.
 	members []config.Member
-	// znodeAt is when /zookeeper/config was last read (only where conf is
-	// refused): a client session per scrape would be a load of its own.
+	// znode is the last /zookeeper/config read, and znodeAt when: a client
+	// session per scrape would be a load of its own.
+	znode   *fourletter.Conf
 	znodeAt time.Time
+	// unaddressable is the count last logged, so the log says it once.
+	unaddressable int
 }
 
 // znodeInterval bounds how often /zookeeper/config is read per ensemble.
 const znodeInterval = time.Minute
 
-// membership picks the server lines to trust from one poll: the leader's
-// (the view the ensemble commits to), else any serving member's, else any.
-func membership(snaps []MemberSnapshot) *fourletter.Conf {
-	var best *fourletter.Conf
-	rank := 0
-	for _, s := range snaps {
-		if s.Conf == nil || !s.Conf.HasMembership || len(s.Conf.Servers) == 0 {
-			continue
-		}
-		r := 1
-		switch {
-		case s.State == StateLeader:
-			r = 3
-		case s.Serving:
-			r = 2
-		}
-		if r > rank {
-			best, rank = s.Conf, r
-		}
-	}
-	return best
+// maxTargetStates bounds the remembered ensembles: ad-hoc /probe lists
+// would otherwise grow it without end. Past it, the oldest is forgotten.
+const maxTargetStates = 4096
+
+type targetStates struct {
+	mu    sync.Mutex
+	m     map[string]*targetState
+	order []string
 }
 
-// DiscoverMembers turns a membership into members to poll. A server line is
+// state returns what is remembered of the target with key.
+func (s *Scraper) state(key string) *targetState {
+	ts := &s.states
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	if st, ok := ts.m[key]; ok {
+		return st
+	}
+	if ts.m == nil {
+		ts.m = map[string]*targetState{}
+	}
+	if len(ts.order) >= maxTargetStates {
+		delete(ts.m, ts.order[0])
+		ts.order = ts.order[1:]
+	}
+	st := &targetState{}
+	ts.m[key] = st
+	ts.order = append(ts.order, key)
+	return st
+}
+
+// DiscoverMembers turns a membership into members to poll. A server is
 // matched to a polled member by the server id that member reports (so a
 // seed keeps the address it was configured with); otherwise its address is
-// the client address of a 3.5+ server line, else the host of its quorum
-// address with the seeds' client port.
-func DiscoverMembers(seeds []config.Member, snaps []MemberSnapshot, conf *fourletter.Conf) []config.Member {
+// the client address its 3.5+ server line tells, else, where its host is
+// its own (no other server line and no other member on it), that host with
+// the seeds' client port. The servers whose address cannot be told are
+// returned apart: they stay in the arithmetic (the membership counts them)
+// but cannot be polled.
+func DiscoverMembers(seeds []config.Member, snaps []ensemble.MemberSnapshot, m ensemble.Membership) (members []config.Member, unaddressable []ensemble.Server) {
 	byID := map[int64]string{}
 	for _, s := range snaps {
-		if s.Conf != nil && s.Conf.ServerID >= 0 {
+		if s.Conf != nil && s.Conf.ServerID >= 0 && s.Conf.PeerType != "" {
 			byID[s.Conf.ServerID] = s.Member.Address
 		}
 	}
@@ -76,91 +93,77 @@ func DiscoverMembers(seeds []config.Member, snaps []MemberSnapshot, conf *fourle
 			seedPort = p
 		}
 	}
-	var out []config.Member
+	hosts := map[string]int{}
+	for _, srv := range m.Servers {
+		hosts[ensemble.QuorumHost(srv.QuorumAddresses)]++
+	}
 	seen := map[string]bool{}
-	for _, line := range conf.Servers {
-		addr, ok := byID[line.ID]
+	for _, srv := range m.Servers {
+		addr, ok := byID[srv.ID]
 		if !ok {
-			addr = clientAddress(line, seedPort)
+			addr = srv.ClientAddress
+		}
+		if addr == "" {
+			if h := ensemble.QuorumHost(srv.QuorumAddresses); h != "" && hosts[h] == 1 {
+				addr = net.JoinHostPort(h, seedPort)
+			}
 		}
 		if addr == "" || seen[addr] {
+			// Plain server lines of members that share a host: which
+			// client port is whose cannot be told.
+			unaddressable = append(unaddressable, srv)
 			continue
 		}
 		seen[addr] = true
-		out = append(out, config.Member{Address: addr, Observer: line.Role == "observer"})
+		members = append(members, config.Member{Address: addr, Observer: srv.Role == ensemble.RoleObserver})
 	}
 	// A seed the membership does not name (a stale entry, or a member that
 	// did not answer) stays: it was configured, so it is polled.
 	for _, s := range seeds {
 		if !seen[s.Address] {
-			out = append(out, s)
+			members = append(members, s)
+			seen[s.Address] = true
 		}
 	}
-	return out
-}
-
-// clientAddress derives a member's client address from its server line.
-func clientAddress(line fourletter.ServerLine, seedPort string) string {
-	if c := line.ClientAddress; c != "" {
-		host, port, err := net.SplitHostPort(c)
-		if err != nil {
-			port, host = c, "" // ";2181": a port alone
-		}
-		if host == "" || host == "0.0.0.0" || host == "::" {
-			host = quorumHost(line)
-		}
-		if host != "" && port != "" {
-			return net.JoinHostPort(host, port)
-		}
-	}
-	if host := quorumHost(line); host != "" {
-		return net.JoinHostPort(host, seedPort)
-	}
-	return ""
-}
-
-// quorumHost is the host of the first quorum address ("host:q:e", or
-// "[v6]:q:e", or several joined by "|").
-func quorumHost(line fourletter.ServerLine) string {
-	first, _, _ := strings.Cut(line.Addresses, "|")
-	if strings.HasPrefix(first, "[") {
-		if end := strings.IndexByte(first, ']'); end > 0 {
-			return first[1:end]
-		}
-		return ""
-	}
-	host, _, _ := strings.Cut(first, ":")
-	return host
+	// A guessed address that turns out to be a seed's is that seed.
+	return members, unaddressable
 }
 
 // discoverPoll polls an ensemble with discovery: seeds plus the members
 // learned so far, then any member the membership names that was not polled.
-func (s *Scraper) discoverPoll(ctx context.Context, p *Poller, t Target) []MemberSnapshot {
-	v, _ := s.discovered.LoadOrStore(t.key(), &discoveredState{})
-	state := v.(*discoveredState)
+func (s *Scraper) discoverPoll(ctx context.Context, p *Poller, t Target, start time.Time) Result {
+	state := s.state(t.key())
 	state.mu.Lock()
 	members := union(t.Members, state.members)
 	state.mu.Unlock()
 
 	snaps := p.PollEnsemble(ctx, members, t.Timeout)
-	conf := membership(snaps)
-	if conf == nil {
-		conf = s.znodeMembership(ctx, t, state)
+	extra := s.znodeMembership(ctx, t, start, state, snaps)
+	view := ensemble.Derive(snaps, extra)
+	if !view.Membership.FromEnsemble() {
+		return NewResult(t, snaps, extra, time.Since(start))
 	}
-	if conf == nil {
-		return snaps
-	}
-	found := DiscoverMembers(t.Members, snaps, conf)
+	found, unaddressable := DiscoverMembers(t.Members, snaps, view.Membership)
 	state.mu.Lock()
 	state.members = found
+	logIt := len(unaddressable) != state.unaddressable
+	state.unaddressable = len(unaddressable)
 	state.mu.Unlock()
+	if logIt && len(unaddressable) > 0 {
+		var ids []string
+		for _, srv := range unaddressable {
+			ids = append(ids, fmt.Sprintf("%d (%s)", srv.ID, srv.Role))
+		}
+		level.Warn(s.Logger).Log("msg", "Cannot tell the client address of some members: their server lines carry none and they share a host; they count in the quorum arithmetic but are not polled. List them in the servers, or write server lines with ';host:port'",
+			"ensemble", t.Name, "servers", strings.Join(ids, ", "))
+	}
 
 	polled := map[string]int{}
 	for i, sn := range snaps {
 		polled[sn.Member.Address] = i
 	}
 	var missing []config.Member
-	out := make([]MemberSnapshot, 0, len(found))
+	out := make([]ensemble.MemberSnapshot, 0, len(found))
 	for _, m := range found {
 		if i, ok := polled[m.Address]; ok {
 			sn := snaps[i]
@@ -174,7 +177,9 @@ func (s *Scraper) discoverPoll(ctx context.Context, p *Poller, t Target) []Membe
 		level.Info(s.Logger).Log("msg", "Discovered members", "ensemble", t.Name, "count", len(missing))
 		out = append(out, p.PollEnsemble(ctx, missing, t.Timeout)...)
 	}
-	return out
+	r := NewResult(t, out, extra, time.Since(start))
+	r.Unaddressable = len(unaddressable)
+	return r
 }
 
 func union(a, b []config.Member) []config.Member {
@@ -187,39 +192,71 @@ func union(a, b []config.Member) []config.Member {
 	return out
 }
 
-// znodeMembership reads /zookeeper/config with a short client session,
-// where no member answers conf (the default whitelist), at most once a
-// minute per ensemble; in between the last membership learned stands.
-func (s *Scraper) znodeMembership(ctx context.Context, t Target, state *discoveredState) *fourletter.Conf {
+// znodeMembership reads /zookeeper/config with a short client session where
+// members serve but refuse conf (the default whitelist since 3.5.3) and no
+// AdminServer told the membership, at most once a minute per ensemble; in
+// between the last one read stands. The read shares the poll's deadline
+// (start + the member timeout), so a scrape still takes at most one.
+func (s *Scraper) znodeMembership(ctx context.Context, t Target, start time.Time, state *targetState, snaps []ensemble.MemberSnapshot) *fourletter.Conf {
+	var servers []string
+	for _, sn := range snaps {
+		if sn.Conf != nil && sn.Conf.HasMembership {
+			return nil // a member told its own
+		}
+		if allowed, asked := sn.Allowed["conf"]; sn.Serving && asked && !allowed {
+			servers = append(servers, sn.Member.Address)
+		}
+	}
+	if len(servers) == 0 {
+		return nil
+	}
 	state.mu.Lock()
 	if time.Since(state.znodeAt) < znodeInterval {
-		state.mu.Unlock()
-		return nil
+		defer state.mu.Unlock()
+		return state.znode
 	}
 	state.znodeAt = time.Now()
 	state.mu.Unlock()
 
-	var servers []string
-	for _, m := range t.Members {
-		servers = append(servers, m.Address)
+	ctx, cancel := context.WithDeadline(ctx, start.Add(t.Timeout))
+	defer cancel()
+	c := s.readZnode(ctx, t, servers)
+	state.mu.Lock()
+	if c != nil {
+		state.znode = c
 	}
+	defer state.mu.Unlock()
+	return state.znode
+}
+
+func (s *Scraper) readZnode(ctx context.Context, t Target, servers []string) *fourletter.Conf {
 	conn, events, err := zk.Connect(servers, t.Timeout, zk.WithLogger(zkLogger{s}), zk.WithDialer(func(network, addr string, timeout time.Duration) (net.Conn, error) {
-		return (&net.Dialer{Timeout: timeout, Resolver: s.Resolver}).DialContext(ctx, network, addr)
+		c, err := (&net.Dialer{Timeout: timeout, Resolver: s.Resolver}).DialContext(ctx, network, addr)
+		if err != nil || t.TLS == nil {
+			return c, err
+		}
+		cfg := t.TLS.Clone()
+		if cfg.ServerName == "" {
+			cfg.ServerName, _, _ = net.SplitHostPort(addr)
+		}
+		tc := tls.Client(c, cfg)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			c.Close()
+			return nil, err
+		}
+		return tc, nil
 	}))
 	if err != nil {
 		level.Warn(s.Logger).Log("msg", "Cannot read /zookeeper/config", "ensemble", t.Name, "err", err)
 		return nil
 	}
 	defer conn.Close()
-	deadline := time.After(t.Timeout)
 	for connected := false; !connected; {
 		select {
 		case ev := <-events:
 			connected = ev.State == zk.StateHasSession
-		case <-deadline:
-			level.Warn(s.Logger).Log("msg", "No session to read /zookeeper/config", "ensemble", t.Name)
-			return nil
 		case <-ctx.Done():
+			level.Warn(s.Logger).Log("msg", "No session to read /zookeeper/config", "ensemble", t.Name)
 			return nil
 		}
 	}

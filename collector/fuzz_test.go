@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/zookeeper-exporter/zookeeper_exporter/config"
+	"github.com/zookeeper-exporter/zookeeper_exporter/ensemble"
 )
 
 // resultCollector emits fixed results, as a scrape does after polling.
@@ -65,9 +66,9 @@ func typeOf(m *dto.Metric) dto.MetricType {
 func expose(t testing.TB, replies [][3][]byte) []byte {
 	t.Helper()
 	p := Poller{Logger: log.NewNopLogger()}
-	var snaps []MemberSnapshot
+	var snaps []ensemble.MemberSnapshot
 	for i, r := range replies {
-		s := MemberSnapshot{Member: config.Member{Address: "m" + string(rune('0'+i)) + ":2181", Observer: i == 3}, State: StateUnknown, Allowed: map[string]bool{}}
+		s := ensemble.MemberSnapshot{Member: config.Member{Address: "m" + string(rune('0'+i)) + ":2181", Observer: i == 3}, State: ensemble.StateUnknown, Allowed: map[string]bool{}}
 		for j, cmd := range Commands {
 			if p.parse(&s, cmd, r[j]) {
 				s.Up, s.Allowed[cmd] = true, true
@@ -81,7 +82,7 @@ func expose(t testing.TB, replies [][3][]byte) []byte {
 	// fuzzer. What the registry would reject is checked by hand: one type
 	// and help per name, valid names, valid UTF-8 label values.
 	ch := make(chan prometheus.Metric, 1<<16)
-	emitResult(newEmitter(ch), Result{Target: Target{Name: "fuzz"}, Members: snaps, View: Derive(snaps), Duration: time.Millisecond})
+	emitResult(newEmitter(ch), NewResult(Target{Name: "fuzz"}, snaps, nil, time.Millisecond))
 	close(ch)
 	byName := map[string]*dto.MetricFamily{}
 	series := map[string]bool{}

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -34,6 +35,9 @@ type fakeMember struct {
 	dead      bool // nothing listens
 	behaviour fakezk.Behaviour
 	replies   map[string]string // overrides
+	// serverID, when set, rewrites serverId= in the conf fixture: two
+	// members answering one fixture would otherwise claim one id.
+	serverID string
 }
 
 var fixtureWords = []string{"srvr", "mntr", "conf", "ruok"}
@@ -63,6 +67,9 @@ func startFake(t *testing.T, members []fakeMember) ([]config.Member, map[string]
 					path = filepath.Join("..", "fourletter", "testdata", m.fixture, w+".txt")
 				}
 				if body, err := os.ReadFile(path); err == nil {
+					if w == "conf" && m.serverID != "" {
+						body = regexp.MustCompile(`serverId=\d+`).ReplaceAll(body, []byte("serverId="+m.serverID))
+					}
 					srv.Set(w, body, m.behaviour)
 				}
 			}
@@ -188,7 +195,7 @@ func TestGolden(t *testing.T) {
 		{name: "healthy", members: []fakeMember{
 			{name: "zk1", fixture: "3.8.0/healthy/follower"},
 			{name: "zk2", fixture: "3.8.0/healthy/leader"},
-			{name: "zk3", fixture: "3.8.0/healthy/follower"},
+			{name: "zk3", fixture: "3.8.0/healthy/follower", serverID: "3"},
 			{name: "zk4", fixture: "3.8.0/healthy/observer", observer: true}}},
 		{name: "one_voter_down", members: []fakeMember{
 			{name: "zk1", fixture: "3.8.0/one-voter-down/follower"},
@@ -212,7 +219,7 @@ func TestGolden(t *testing.T) {
 		{name: "deadline", timeout: 300 * time.Millisecond, members: []fakeMember{
 			{name: "zk1", fixture: "3.8.0/healthy/follower"},
 			{name: "zk2", fixture: "3.8.0/healthy/leader"},
-			{name: "zk3", fixture: "3.8.0/healthy/follower", behaviour: fakezk.Stall}}},
+			{name: "zk3", fixture: "3.8.0/healthy/follower", serverID: "3", behaviour: fakezk.Stall}}},
 		{name: "config_mismatch", members: []fakeMember{
 			{name: "zk1", fixture: "3.8.0/config-mismatch/c-leader"},
 			{name: "zk2", fixture: "3.8.0/config-mismatch/c-mismatched-2"},

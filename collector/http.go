@@ -2,8 +2,11 @@ package collector
 
 import (
 	"compress/gzip"
+	"fmt"
+	"hash/fnv"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -96,23 +99,44 @@ func (h *Handler) ServeProbe(w http.ResponseWriter, r *http.Request) {
 	e := config.Ensemble{Name: name, Servers: members, Timeout: config.Duration(h.Defaults.Timeout)}
 	e.SetTLS(h.Defaults.TLS)
 	var owner *config.Ensemble
-	for _, m := range members {
+	for i, m := range members {
 		o := cfg.EnsembleOf(m.Address)
 		if o == nil && !h.AllowAnyTarget {
 			http.Error(w, "target "+m.Address+" is not a configured member (see --probe.allow-any-target)", http.StatusBadRequest)
 			return
 		}
-		if owner == nil {
+		switch {
+		case i == 0:
 			owner = o
+		case o != owner:
+			owner = nil // members of several ensembles, or of none: no one name
 		}
 	}
 	e.AdminPort, e.AdminScheme, e.Discover = h.Defaults.AdminPort, h.Defaults.AdminScheme, h.Defaults.Discover
+	e.Name = probeName(members, owner)
 	if owner != nil {
 		e.Timeout = owner.Timeout
 		e.CopyTLS(owner)
 		e.AdminPort, e.AdminScheme, e.Discover = owner.AdminPort, owner.AdminScheme, owner.Discover
 	}
 	h.serve(w, r, []Target{h.target(r, e)}, nil)
+}
+
+// probeName is the ensemble label of an ad-hoc /probe list: the configured
+// ensemble's name when every member belongs to it, else "probe-" and a
+// short hash of the sorted members, stable whatever their order.
+func probeName(members []config.Member, owner *config.Ensemble) string {
+	if owner != nil {
+		return owner.Name
+	}
+	addrs := make([]string, len(members))
+	for i, m := range members {
+		addrs[i] = m.Address
+	}
+	slices.Sort(addrs)
+	h := fnv.New32a()
+	h.Write([]byte(strings.Join(addrs, ",")))
+	return fmt.Sprintf("probe-%08x", h.Sum32())
 }
 
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request, targets []Target, global prometheus.Gatherer) {

@@ -41,11 +41,11 @@ func TestProbe(t *testing.T) {
 	}{
 		{name: "no target", query: "", code: 400, body: "target parameter is missing"},
 		{name: "configured name", query: "target=prod", code: 200, body: `zookeeper_up{ensemble="prod",server="` + configured.Addr() + `"} 1`},
-		{name: "configured member", query: "target=" + configured.Addr(), code: 200, body: `zookeeper_up{ensemble="` + configured.Addr() + `"`},
+		{name: "configured member", query: "target=" + configured.Addr(), code: 200, body: `zookeeper_up{ensemble="prod",server="` + configured.Addr() + `"}`},
 		{name: "unconfigured member", query: "target=" + stranger.Addr(), code: 400, body: "not a configured member"},
 		{name: "one of two unconfigured", query: "target=" + configured.Addr() + "," + stranger.Addr(), code: 400, body: "not a configured member"},
 		{name: "bad syntax", query: "target=a:b:c:d", code: 400, body: "neither a configured ensemble"},
-		{name: "allowed any", allowAny: true, query: "target=" + stranger.Addr(), code: 200, body: `zookeeper_serving{ensemble="` + stranger.Addr() + `",server="` + stranger.Addr() + `"} 1`},
+		{name: "allowed any", allowAny: true, query: "target=" + stranger.Addr(), code: 200, body: `zookeeper_serving{ensemble="` + probeName([]config.Member{{Address: stranger.Addr()}}, nil) + `",server="` + stranger.Addr() + `"} 1`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := stranger.Connections()

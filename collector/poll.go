@@ -17,52 +17,15 @@ import (
 
 	"github.com/zookeeper-exporter/zookeeper_exporter/adminserver"
 	"github.com/zookeeper-exporter/zookeeper_exporter/config"
+	"github.com/zookeeper-exporter/zookeeper_exporter/ensemble"
 	"github.com/zookeeper-exporter/zookeeper_exporter/fourletter"
 )
-
-// Member states, the values of zookeeper_server_state{state}.
-const (
-	StateLeader     = "leader"
-	StateFollower   = "follower"
-	StateObserver   = "observer"
-	StateStandalone = "standalone"
-	StateReadOnly   = "read_only"
-	StateNotServing = "not_serving"
-	StateUnknown    = "unknown"
-)
-
-// States lists every state in exposition order.
-var States = []string{StateLeader, StateFollower, StateObserver, StateStandalone, StateReadOnly, StateNotServing, StateUnknown}
 
 // Commands are the words asked of every member on every scrape, all at once.
 // Read-only words only: never srst, crst or anything that changes the server.
 // conf is cheap (about 600 bytes) and asked every time: a cached membership
 // would show a member restarted with another server list late.
 var Commands = []string{"srvr", "mntr", "conf"}
-
-// MemberSnapshot is what one member said in one poll.
-type MemberSnapshot struct {
-	Member  config.Member
-	Up      bool // answered a four-letter word within its deadline
-	Serving bool
-	State   string
-	Srvr    *fourletter.Srvr
-	Mntr    *fourletter.Mntr
-	Conf    *fourletter.Conf
-	// ConfFromAdmin: Conf came from the AdminServer's voting_view, which
-	// lists voters only, so it is compared only with other such views.
-	ConfFromAdmin bool
-	// Allowed maps a word to whether the member's whitelist lets it through;
-	// words that got no answer at all are absent.
-	Allowed   map[string]bool
-	Malformed int
-	Duration  time.Duration
-	// mapped is Mntr turned into passthrough metrics, done in the member's
-	// own goroutine while the others are still answering.
-	mapped []mntrMetric
-	// Err is the reason nothing usable came back, nil when something did.
-	Err error
-}
 
 // Poller asks the four-letter words of every member.
 type Poller struct {
@@ -118,8 +81,8 @@ var errNoSlot = errors.New("no free poll slot before the deadline (see --zookeep
 // PollEnsemble polls every member concurrently, each under its own timeout
 // (bounded by ctx): a member that hangs costs its own deadline and nothing
 // more.
-func (p *Poller) PollEnsemble(ctx context.Context, members []config.Member, timeout time.Duration) []MemberSnapshot {
-	out := make([]MemberSnapshot, len(members))
+func (p *Poller) PollEnsemble(ctx context.Context, members []config.Member, timeout time.Duration) []ensemble.MemberSnapshot {
+	out := make([]ensemble.MemberSnapshot, len(members))
 	// Every member has the same deadline, and the wait for a poll slot
 	// counts against it, so a scrape stays bounded by one deadline whatever
 	// the load. A goroutine starts only once its member has a slot: a
@@ -132,7 +95,7 @@ func (p *Poller) PollEnsemble(ctx context.Context, members []config.Member, time
 			select {
 			case p.slots <- struct{}{}:
 			case <-ctx.Done():
-				out[i] = MemberSnapshot{Member: m, State: StateUnknown, Allowed: map[string]bool{}, Err: errNoSlot, Duration: timeout}
+				out[i] = ensemble.MemberSnapshot{Member: m, State: ensemble.StateUnknown, Allowed: map[string]bool{}, Err: errNoSlot, Duration: timeout}
 				level.Warn(p.Logger).Log("msg", "Member not polled", "server", m.Address, "err", errNoSlot)
 				continue
 			}
@@ -157,9 +120,9 @@ type reply struct {
 
 // PollMember asks srvr, mntr and conf of one member in parallel and falls
 // back to ruok only when none of them gave anything usable.
-func (p *Poller) PollMember(ctx context.Context, m config.Member) MemberSnapshot {
+func (p *Poller) PollMember(ctx context.Context, m config.Member) ensemble.MemberSnapshot {
 	start := time.Now()
-	snap := MemberSnapshot{Member: m, State: StateUnknown, Allowed: map[string]bool{}}
+	snap := ensemble.MemberSnapshot{Member: m, State: ensemble.StateUnknown, Allowed: map[string]bool{}}
 	replies := make([]reply, len(Commands))
 	var wg sync.WaitGroup
 	for i, cmd := range Commands {
@@ -204,9 +167,6 @@ func (p *Poller) PollMember(ctx context.Context, m config.Member) MemberSnapshot
 		notServing = p.fromAdmin(ctx, &snap) || notServing
 	}
 	finishState(&snap, notServing)
-	if snap.Mntr != nil {
-		snap.mapped = mapMntr(snap.Mntr)
-	}
 
 	if !snap.Up && ctx.Err() == nil {
 		// Nothing usable (garbage, empty replies): ruok at least tells a live
@@ -247,7 +207,7 @@ func (p *Poller) firstRefusal(addr, cmd string) bool {
 // fromAdmin fills what the whitelist refused from the AdminServer, which
 // ignores it: monitor for mntr, voting_view and configuration for conf. It
 // reports whether the AdminServer says the member is not serving.
-func (p *Poller) fromAdmin(ctx context.Context, snap *MemberSnapshot) (notServing bool) {
+func (p *Poller) fromAdmin(ctx context.Context, snap *ensemble.MemberSnapshot) (notServing bool) {
 	refused := func(cmd string) bool { allowed, asked := snap.Allowed[cmd]; return asked && !allowed }
 	addr := snap.Member.Address
 	var wg sync.WaitGroup
@@ -309,20 +269,20 @@ func (p *Poller) fromAdmin(ctx context.Context, snap *MemberSnapshot) (notServin
 
 // finishState sets State and Serving from what the member said: srvr's Mode
 // first, then mntr's zk_server_state, then a "not serving" refusal.
-func finishState(snap *MemberSnapshot, notServing bool) {
+func finishState(snap *ensemble.MemberSnapshot, notServing bool) {
 	switch {
 	case snap.Srvr != nil:
 		snap.State = normaliseState(snap.Srvr.Mode)
 	case snap.Mntr != nil && snap.Mntr.ServerState != "":
 		snap.State = normaliseState(snap.Mntr.ServerState)
 	case notServing:
-		snap.State = StateNotServing
+		snap.State = ensemble.StateNotServing
 	}
-	snap.Serving = snap.State != StateUnknown && snap.State != StateNotServing
+	snap.Serving = snap.State != ensemble.StateUnknown && snap.State != ensemble.StateNotServing
 }
 
 // parse fills snap from one reply and says whether the reply was usable.
-func (p *Poller) parse(snap *MemberSnapshot, cmd string, body []byte) bool {
+func (p *Poller) parse(snap *ensemble.MemberSnapshot, cmd string, body []byte) bool {
 	var err error
 	switch cmd {
 	case "srvr":
@@ -356,7 +316,7 @@ func normaliseState(s string) string {
 	case "leader", "follower", "observer", "standalone":
 		return s
 	case "read-only", "read_only", "readonly":
-		return StateReadOnly
+		return ensemble.StateReadOnly
 	}
-	return StateUnknown
+	return ensemble.StateUnknown
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -25,7 +26,12 @@ type Conf struct {
 	ConfigVersion string
 	// HasMembership says whether a "membership:" block was present.
 	HasMembership bool
-	Malformed     int
+	// Groups and Weights are the hierarchical quorum's group.N=a:b:c and
+	// weight.N=w lines (server id to group id, server id to weight); nil
+	// for a plain majority ensemble.
+	Groups    map[int64]int64
+	Weights   map[int64]int64
+	Malformed int
 }
 
 // ServerLine is one `server.N=...` line of the membership block, e.g.
@@ -62,6 +68,13 @@ func (c Conf) MembershipKey() string {
 	for _, s := range c.Servers {
 		b.WriteString(s.Raw)
 		b.WriteByte('\n')
+	}
+	// ZooKeeper prints groups and weights in hash order: sort them.
+	for _, id := range sortedKeys(c.Groups) {
+		fmt.Fprintf(&b, "group-of.%d=%d\n", id, c.Groups[id])
+	}
+	for _, id := range sortedKeys(c.Weights) {
+		fmt.Fprintf(&b, "weight.%d=%d\n", id, c.Weights[id])
 	}
 	b.WriteString("version=")
 	b.WriteString(c.ConfigVersion)
@@ -106,6 +119,21 @@ func ParseConf(r io.Reader) (Conf, error) {
 					continue
 				}
 				c.Servers = append(c.Servers, s)
+			case strings.HasPrefix(key, "group."):
+				if !c.parseGroup(key, value) {
+					c.Malformed++
+				}
+			case strings.HasPrefix(key, "weight."):
+				id, err1 := strconv.ParseInt(strings.TrimPrefix(key, "weight."), 10, 64)
+				w, err2 := strconv.ParseInt(strings.TrimSpace(value), 10, 64)
+				if err1 != nil || err2 != nil || w < 0 {
+					c.Malformed++
+					continue
+				}
+				if c.Weights == nil {
+					c.Weights = map[int64]int64{}
+				}
+				c.Weights[id] = w
 			default:
 				c.Malformed++
 			}
@@ -130,6 +158,41 @@ func ParseConf(r io.Reader) (Conf, error) {
 		c.PeerType = "observer"
 	}
 	return c, nil
+}
+
+// parseGroup reads group.G=1:2:3 (server ids joined by ":"). A server in
+// two groups is malformed: ZooKeeper refuses such a configuration.
+func (c *Conf) parseGroup(key, value string) bool {
+	gid, err := strconv.ParseInt(strings.TrimPrefix(key, "group."), 10, 64)
+	if err != nil {
+		return false
+	}
+	if c.Groups == nil {
+		c.Groups = map[int64]int64{}
+	}
+	for _, part := range strings.Split(value, ":") {
+		id, err := strconv.ParseInt(strings.TrimSpace(part), 10, 64)
+		if err != nil {
+			return false
+		}
+		if g, dup := c.Groups[id]; dup && g != gid {
+			return false
+		}
+		c.Groups[id] = gid
+	}
+	return true
+}
+
+// Hierarchical says whether the membership uses hierarchical quorums.
+func (c Conf) Hierarchical() bool { return len(c.Groups) > 0 }
+
+func sortedKeys(m map[int64]int64) []int64 {
+	keys := make([]int64, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 func parseServerLine(key, value string) (ServerLine, error) {

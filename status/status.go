@@ -35,6 +35,8 @@ type Member struct {
 	LatencyMs   *float64 `json:"latency_avg_ms,omitempty"`
 	Outstanding *float64 `json:"outstanding_requests,omitempty"`
 	SafeToStop  bool     `json:"safe_to_stop"`
+	// Why says why it may or may not be stopped now.
+	Why string `json:"safe_to_stop_reason"`
 }
 
 // Ensemble is one ensemble's report.
@@ -50,8 +52,13 @@ type Ensemble struct {
 	Quorum           bool     `json:"quorum"`
 	FailureTolerance int      `json:"failure_tolerance"`
 	Consistent       *bool    `json:"membership_consistent,omitempty"`
-	Verdict          string   `json:"verdict"`
-	Exit             int      `json:"exit_status"`
+	// Membership says where the membership came from and its rule;
+	// Unwatched lists the servers it names that the exporter does not poll.
+	Membership string   `json:"membership_source"`
+	Rule       string   `json:"quorum_rule"`
+	Unwatched  []string `json:"unwatched_servers,omitempty"`
+	Verdict    string   `json:"verdict"`
+	Exit       int      `json:"exit_status"`
 }
 
 // Run polls every ensemble once and prints the report as output says
@@ -95,12 +102,17 @@ func Report(r collector.Result) Ensemble {
 		c := v.ConfigConsistent
 		e.Consistent = &c
 	}
+	e.Membership, e.Rule = v.Membership.Source, "majority"
+	if v.Membership.Rule.IsHierarchical() {
+		e.Rule = "hierarchical"
+	}
+	for _, j := range v.Unwatched {
+		srv := v.Membership.Servers[j]
+		e.Unwatched = append(e.Unwatched, fmt.Sprintf("server.%d (%s)", srv.ID, srv.Role))
+	}
 	allServing := true
 	for i, s := range r.Members {
-		m := Member{Server: s.Member.Address, Role: "voter", State: s.State, SafeToStop: v.SafeToStop[i]}
-		if s.Member.Observer {
-			m.Role = "observer"
-		}
+		m := Member{Server: s.Member.Address, Role: v.Roles[i], State: s.State, SafeToStop: v.SafeToStop[i], Why: v.StopReason[i]}
 		if !s.Up {
 			m.Down = collector.DownReason(s.Err)
 		}
@@ -122,10 +134,12 @@ func Report(r collector.Result) Ensemble {
 		e.Verdict, e.Exit = "UNREACHABLE: no member answers", Lost
 	case !v.Quorum:
 		e.Verdict, e.Exit = "QUORUM LOST: no serving leader with a majority of voters", Lost
+	case len(v.Leaders) > 1:
+		e.Verdict, e.Exit = fmt.Sprintf("UNHEALTHY: %d members report leader; stop nothing", len(v.Leaders)), AtRisk
+	case v.FailureTolerance <= 0 && v.UnwatchedVoters() > 0:
+		e.Verdict, e.Exit = fmt.Sprintf("QUORUM AT RISK AS SEEN: %d voters not watched count as down; stop nothing", v.UnwatchedVoters()), AtRisk
 	case v.FailureTolerance <= 0:
 		e.Verdict, e.Exit = "QUORUM AT RISK: one more voter lost breaks quorum; stop nothing", AtRisk
-	case len(v.Leaders) != 1:
-		e.Verdict, e.Exit = fmt.Sprintf("UNHEALTHY: %d members report leader", len(v.Leaders)), AtRisk
 	case e.Consistent != nil && !*e.Consistent:
 		e.Verdict, e.Exit = "UNHEALTHY: members disagree on the server list", AtRisk
 	case !allServing:
@@ -187,6 +201,9 @@ func WriteTable(w io.Writer, reports []Ensemble) error {
 		fmt.Fprintf(w, "ensemble %s: leader %s\n", e.Name, leader)
 		fmt.Fprintf(w, "  voters up %d of %d, quorum size %d, failure tolerance %d, membership %s\n",
 			e.VotersUp, e.Voters, e.QuorumSize, e.FailureTolerance, membership)
+		if len(e.Unwatched) > 0 {
+			fmt.Fprintf(w, "  not watched (counted as down): %s\n", wrap(strings.Join(e.Unwatched, ", "), 72, "\n    "))
+		}
 		fmt.Fprintf(w, "  %s\n", e.Verdict)
 	}
 	return nil
@@ -208,26 +225,35 @@ func MayStop(w io.Writer, reports []Ensemble, server string) int {
 				continue
 			}
 			if m.SafeToStop {
-				why := fmt.Sprintf("quorum holds without it (failure tolerance %d, quorum size %d)", e.FailureTolerance, e.QuorumSize)
-				switch {
-				case m.Role == "observer":
-					why = "it is an observer and the ensemble has quorum"
-				case m.Down != "" || m.State == "not_serving":
-					why = "it is not part of the quorum now, and quorum holds without it"
-				}
-				fmt.Fprintf(w, "yes: %s may be stopped: %s\n", server, why)
+				fmt.Fprintf(w, "yes: %s may be stopped: %s\n", server, m.Why)
 				return Healthy
 			}
-			why := fmt.Sprintf("failure tolerance is %d: without it the ensemble would lose quorum", e.FailureTolerance)
-			if !e.Quorum {
-				why = "the ensemble has no quorum now: fix that first"
-			}
-			fmt.Fprintf(w, "no: do not stop %s: %s\n", server, why)
+			fmt.Fprintf(w, "no: do not stop %s: %s\n", server, m.Why)
 			return AtRisk
 		}
 	}
 	fmt.Fprintf(w, "no: %s is not a configured member\n", server)
 	return AtRisk
+}
+
+// wrap breaks s at ", " so no line is longer than width.
+func wrap(s string, width int, sep string) string {
+	var b strings.Builder
+	line := 0
+	for i, part := range strings.Split(s, ", ") {
+		if i > 0 {
+			if line+2+len(part) > width {
+				b.WriteString("," + sep)
+				line = 0
+			} else {
+				b.WriteString(", ")
+				line += 2
+			}
+		}
+		b.WriteString(part)
+		line += len(part)
+	}
+	return b.String()
 }
 
 func num(v *float64, decimals int) string {

@@ -9,25 +9,26 @@ import (
 
 	"github.com/zookeeper-exporter/zookeeper_exporter/collector"
 	"github.com/zookeeper-exporter/zookeeper_exporter/config"
+	"github.com/zookeeper-exporter/zookeeper_exporter/ensemble"
 	"github.com/zookeeper-exporter/zookeeper_exporter/fourletter"
 )
 
 // member builds a snapshot: state as the member would report it, or "down".
-func member(addr, state string, observer bool) collector.MemberSnapshot {
-	s := collector.MemberSnapshot{Member: config.Member{Address: addr, Observer: observer}, State: state, Up: state != "down"}
+func member(addr, state string, observer bool) ensemble.MemberSnapshot {
+	s := ensemble.MemberSnapshot{Member: config.Member{Address: addr, Observer: observer}, State: state, Up: state != "down"}
 	if state == "down" {
-		s.State, s.Err = collector.StateUnknown, syscall.ECONNREFUSED
+		s.State, s.Err = ensemble.StateUnknown, syscall.ECONNREFUSED
 		return s
 	}
-	s.Serving = state != collector.StateNotServing
+	s.Serving = state != ensemble.StateNotServing
 	if s.Serving {
 		s.Srvr = &fourletter.Srvr{Mode: state, Zxid: 0x100000005, HasZxid: true, LatencyAvg: 1.5, HasLatency: true}
 	}
 	return s
 }
 
-func result(members ...collector.MemberSnapshot) collector.Result {
-	return collector.Result{Target: collector.Target{Name: "prod"}, Members: members, View: collector.Derive(members)}
+func result(members ...ensemble.MemberSnapshot) collector.Result {
+	return collector.NewResult(collector.Target{Name: "prod"}, members, nil, 0)
 }
 
 func TestReport(t *testing.T) {
