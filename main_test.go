@@ -260,10 +260,21 @@ func (s scrape) names() []string {
 // waitScrape scrapes until cond holds on a scrape, or fails after timeout.
 func (x *exporter) waitScrape(t *testing.T, timeout time.Duration, what string, cond func(scrape) bool) scrape {
 	t.Helper()
+	return x.waitPathFor(t, timeout, "/metrics", what, cond)
+}
+
+// waitPath scrapes path (/probe...) until cond holds, for up to a minute.
+func (x *exporter) waitPath(t *testing.T, path, what string, cond func(scrape) bool) scrape {
+	t.Helper()
+	return x.waitPathFor(t, time.Minute, path, what, cond)
+}
+
+func (x *exporter) waitPathFor(t *testing.T, timeout time.Duration, path, what string, cond func(scrape) bool) scrape {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	for {
-		s := x.scrape("/metrics")
+		s := x.scrape(path)
 		if cond(s) {
 			return s
 		}

@@ -63,10 +63,10 @@ type Result struct {
 	mapped [][]mntrMetric
 }
 
-// NewResult derives the view of one poll; extra is the /zookeeper/config
-// membership where it was read.
-func NewResult(t Target, snaps []ensemble.MemberSnapshot, extra *fourletter.Conf, took time.Duration) Result {
-	return Result{Target: t, Members: snaps, View: ensemble.Derive(snaps, extra), Duration: took, Unaddressable: -1, mapped: mapAll(snaps)}
+// NewResult derives the view of one poll; fallback is the membership to use
+// where no member tells its own (see ensemble.Derive).
+func NewResult(t Target, snaps []ensemble.MemberSnapshot, fallback *ensemble.Membership, took time.Duration) Result {
+	return Result{Target: t, Members: snaps, View: ensemble.Derive(snaps, fallback), Duration: took, Unaddressable: -1, mapped: mapAll(snaps)}
 }
 
 // mapAll maps every member's mntr, on as many goroutines as there are CPUs.
@@ -147,9 +147,11 @@ func (s *Scraper) Poll(ctx context.Context, t Target) (Result, bool) {
 		if t.Discover {
 			return s.discoverPoll(ctx, &p, t, start), nil
 		}
+		state := s.state(t.key())
 		snaps := p.PollEnsemble(ctx, t.Members, t.Timeout)
-		extra := s.znodeMembership(ctx, t, start, s.state(t.key()), snaps)
-		return NewResult(t, snaps, extra, time.Since(start)), nil
+		r := NewResult(t, snaps, s.fallback(ctx, t, start, state, snaps), time.Since(start))
+		state.remember(r.View.Membership)
+		return r, nil
 	})
 	select {
 	case r := <-ch:
@@ -325,7 +327,7 @@ func emitMember(e *emitter, ensembleName string, s ensemble.MemberSnapshot, v en
 
 	if s.Srvr != nil && s.Srvr.HasZxid {
 		g("zxid_epoch", "High 32 bits of the member's last zxid (srvr Zxid): the epoch of the leader it follows.", float64(s.Srvr.ZxidEpoch()))
-		g("zxid_sequence", "Low 32 bits of the member's last zxid (srvr Zxid): the transaction's sequence number within the epoch (SPEC's zxid_counter, renamed: promtool rejects \"counter\" in a gauge's name).", float64(s.Srvr.ZxidCounter()))
+		g("zxid_sequence", "Low 32 bits of the member's last zxid (srvr Zxid): the transaction's sequence number within the epoch (not named zxid_counter: promtool rejects \"counter\" in a gauge's name).", float64(s.Srvr.ZxidCounter()))
 	}
 	if v.HasLag[idx] {
 		g("zxid_lag", "The leader's zxid counter minus this member's, when both are in the leader's epoch.", v.ZxidLag[idx])

@@ -36,6 +36,33 @@ type targetState struct {
 	znodeAt time.Time
 	// unaddressable is the count last logged, so the log says it once.
 	unaddressable int
+	// last is the membership the ensemble told last: when its members stop
+	// serving they stop telling it, and the exporter's own list is a worse
+	// truth than what the ensemble said a moment ago.
+	last *ensemble.Membership
+}
+
+// remember keeps a membership the ensemble told.
+func (st *targetState) remember(m ensemble.Membership) {
+	if !m.FromEnsemble() || m.Source == ensemble.SourceLastKnown {
+		return
+	}
+	m.Source = ensemble.SourceLastKnown
+	st.mu.Lock()
+	st.last = &m
+	st.mu.Unlock()
+}
+
+// fallback is the membership for a poll in which no member tells its own:
+// the /zookeeper/config znode where conf is refused, else the last told.
+func (s *Scraper) fallback(ctx context.Context, t Target, start time.Time, state *targetState, snaps []ensemble.MemberSnapshot) *ensemble.Membership {
+	if c := s.znodeMembership(ctx, t, start, state, snaps); c != nil {
+		m := ensemble.MembershipOf(c, ensemble.SourceZnode)
+		return &m
+	}
+	state.mu.Lock()
+	defer state.mu.Unlock()
+	return state.last
 }
 
 // znodeInterval bounds how often /zookeeper/config is read per ensemble.
@@ -138,10 +165,10 @@ func (s *Scraper) discoverPoll(ctx context.Context, p *Poller, t Target, start t
 	state.mu.Unlock()
 
 	snaps := p.PollEnsemble(ctx, members, t.Timeout)
-	extra := s.znodeMembership(ctx, t, start, state, snaps)
-	view := ensemble.Derive(snaps, extra)
+	fallback := s.fallback(ctx, t, start, state, snaps)
+	view := ensemble.Derive(snaps, fallback)
 	if !view.Membership.FromEnsemble() {
-		return NewResult(t, snaps, extra, time.Since(start))
+		return NewResult(t, snaps, fallback, time.Since(start))
 	}
 	found, unaddressable := DiscoverMembers(t.Members, snaps, view.Membership)
 	state.mu.Lock()
@@ -177,8 +204,9 @@ func (s *Scraper) discoverPoll(ctx context.Context, p *Poller, t Target, start t
 		level.Info(s.Logger).Log("msg", "Discovered members", "ensemble", t.Name, "count", len(missing))
 		out = append(out, p.PollEnsemble(ctx, missing, t.Timeout)...)
 	}
-	r := NewResult(t, out, extra, time.Since(start))
+	r := NewResult(t, out, fallback, time.Since(start))
 	r.Unaddressable = len(unaddressable)
+	state.remember(r.View.Membership)
 	return r
 }
 

@@ -30,7 +30,7 @@ type curated struct {
 	srvr func(*fourletter.Srvr) (float64, bool)
 }
 
-// curatedMntr is the table of mntr keys with curated names (SPEC §5).
+// curatedMntr is the table of mntr keys with curated names (the README lists them).
 var curatedMntr = []curated{
 	{key: "outstanding_requests", name: "outstanding_requests", help: "Requests queued on the member (mntr zk_outstanding_requests, srvr Outstanding).",
 		srvr: func(s *fourletter.Srvr) (float64, bool) { return s.Outstanding, s.HasOutstanding }},

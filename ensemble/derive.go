@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-
-	"github.com/zookeeper-exporter/zookeeper_exporter/fourletter"
 )
 
 // View is what one consistent snapshot of every watched member says about
@@ -80,14 +78,15 @@ func (v View) UnwatchedVoters() int {
 }
 
 // Derive computes the ensemble view from one poll of every watched member.
-// extra is the /zookeeper/config znode's membership where it was read (nil
-// otherwise): it counts only when no member tells its own.
-func Derive(snaps []MemberSnapshot, extra *fourletter.Conf) View {
+// fallback is the membership to use when no member tells its own now (the
+// /zookeeper/config znode, or the one told at an earlier poll: members
+// that stop serving stop telling it); nil for the configured list.
+func Derive(snaps []MemberSnapshot, fallback *Membership) View {
 	n := len(snaps)
 	v := View{Members: n, Leader: -1, Roles: make([]string, n), ServerOf: make([]int, n), SafeToStop: make([]bool, n),
 		StopReason: make([]string, n), InMembership: make([]int, n), RoleMismatch: make([]bool, n), RoleKnown: make([]bool, n),
 		ZxidLag: make([]float64, n), HasLag: make([]bool, n)}
-	m, _ := reconcile(snaps, extra)
+	m, _ := reconcile(snaps, fallback)
 	v.Membership = m
 	rule := m.Rule
 	v.Voters, v.Observers = m.Voters(), m.Observers()
@@ -258,7 +257,7 @@ func Derive(snaps []MemberSnapshot, extra *fourletter.Conf) View {
 func (v View) mayStop(i int, s MemberSnapshot, rule Rule, up []int64, sid int64, placed bool, counted int) (bool, string) {
 	partial := ""
 	if n := v.UnwatchedVoters(); n > 0 {
-		partial = fmt.Sprintf("; %d voter(s) of the ensemble are not watched and count as down", n)
+		partial = fmt.Sprintf("; %d voter(s) of the ensemble are not watched (or not matched to a watched member) and count as down", n)
 	}
 	switch {
 	case !v.Quorum:

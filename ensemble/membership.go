@@ -21,7 +21,8 @@ const (
 	SourceConf       = "conf"        // a member's conf (4lw)
 	SourceAdmin      = "adminserver" // the AdminServer's voting_view (voters only)
 	SourceZnode      = "znode"       // the /zookeeper/config znode
-	SourceConfigured = "configured"  // the exporter's own list: nobody told
+	SourceLastKnown  = "last_known"  // told earlier; no member tells it now (none serves)
+	SourceConfigured = "configured"  // the exporter's own list: nobody ever told
 )
 
 // Server is one server of the membership.
@@ -155,8 +156,9 @@ func QuorumHost(addresses string) string {
 // shows on the members one by one); among equals, the leader's view, then
 // a serving member's, then the view most members share. The AdminServer's
 // voting views (voters only) count only when no member answered conf;
-// extra (the /zookeeper/config znode) only when no member told at all.
-func reconcile(snaps []MemberSnapshot, extra *fourletter.Conf) (Membership, bool) {
+// fallback (the /zookeeper/config znode, or the membership told earlier)
+// only when no member tells it now.
+func reconcile(snaps []MemberSnapshot, fallback *Membership) (Membership, bool) {
 	for _, fromAdmin := range []bool{false, true} {
 		best := -1
 		var bestRank [4]int64
@@ -188,15 +190,22 @@ func reconcile(snaps []MemberSnapshot, extra *fourletter.Conf) (Membership, bool
 			}
 		}
 		if best >= 0 {
-			source := SourceConf
-			if fromAdmin {
-				source = SourceAdmin
+			if !fromAdmin {
+				return MembershipOf(snaps[best].Conf, SourceConf), true
 			}
-			return MembershipOf(snaps[best].Conf, source), true
+			// voting_view lists voters only: the observers are the
+			// configured ones (marked, or serving as observers).
+			m := MembershipOf(snaps[best].Conf, SourceAdmin)
+			for _, srv := range configured(snaps).Servers {
+				if srv.Role == RoleObserver {
+					m.Servers = append(m.Servers, srv)
+				}
+			}
+			return m, true
 		}
 	}
-	if extra != nil && len(extra.Servers) > 0 {
-		return MembershipOf(extra, SourceZnode), true
+	if fallback != nil && len(fallback.Servers) > 0 {
+		return *fallback, true
 	}
 	return configured(snaps), false
 }
@@ -261,6 +270,24 @@ func match(snaps []MemberSnapshot, m Membership) []int {
 				assign(i, j)
 			}
 		}
+	}
+	// By elimination, for members that are down or not serving only (they
+	// count as down whichever server they are, so a wrong pair cannot make
+	// an answer less safe): the one member left over and the one server of
+	// its configured role left over.
+	var lone, free []int
+	for i, s := range snaps {
+		if out[i] < 0 && !s.provesLeader() && !(s.Conf != nil && s.Conf.HasMembership) {
+			lone = append(lone, i)
+		}
+	}
+	for j := range m.Servers {
+		if !taken[j] {
+			free = append(free, j)
+		}
+	}
+	if len(lone) == 1 && len(free) == 1 && len(snaps) == len(m.Servers) && m.Servers[free[0]].Role == configuredRole(snaps[lone[0]].Member) {
+		assign(lone[0], free[0])
 	}
 	return out
 }

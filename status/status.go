@@ -188,6 +188,9 @@ func WriteTable(w io.Writer, reports []Ensemble) error {
 			return err
 		}
 		leader := "none"
+		if e.Quorum && e.Leader == "" {
+			leader = "not watched (a serving learner proves one)"
+		}
 		if e.Leader != "" {
 			leader = e.Leader
 			if e.Epoch != nil {
@@ -202,7 +205,7 @@ func WriteTable(w io.Writer, reports []Ensemble) error {
 		fmt.Fprintf(w, "  voters up %d of %d, quorum size %d, failure tolerance %d, membership %s\n",
 			e.VotersUp, e.Voters, e.QuorumSize, e.FailureTolerance, membership)
 		if len(e.Unwatched) > 0 {
-			fmt.Fprintf(w, "  not watched (counted as down): %s\n", wrap(strings.Join(e.Unwatched, ", "), 72, "\n    "))
+			fmt.Fprintf(w, "  not watched (counted as down):\n    %s\n", wrap(strings.Join(e.Unwatched, ", "), 74, "\n    "))
 		}
 		fmt.Fprintf(w, "  %s\n", e.Verdict)
 	}

@@ -3,6 +3,7 @@ package status
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"syscall"
 	"testing"
@@ -88,5 +89,53 @@ func TestMayStop(t *testing.T) {
 		if got := MayStop(&out, tc.reports, tc.server); got != tc.exit || !strings.HasPrefix(out.String(), tc.answer) {
 			t.Errorf("%s: exit %d %q, want %d %q", tc.name, got, out.String(), tc.exit, tc.answer)
 		}
+	}
+}
+
+// TestPartialView: an exporter that watches two followers and the observer
+// of 5 voters + 1 observer: quorum holds (the followers prove a leader),
+// the three voters it cannot see count as down, nothing may be stopped
+// but the observer, and the table says which servers are not watched.
+func TestPartialView(t *testing.T) {
+	var lines []string
+	for i := 1; i <= 6; i++ {
+		role := "participant"
+		if i == 6 {
+			role = "observer"
+		}
+		lines = append(lines, fmt.Sprintf("server.%d=zk%d.dc%d.example.com:2888:3888:%s;zk%d.dc%d.example.com:2181", i, i, 1+i%2, role, i, 1+i%2))
+	}
+	withConf := func(s ensemble.MemberSnapshot, id int) ensemble.MemberSnapshot {
+		c, err := fourletter.ParseConf(strings.NewReader(fmt.Sprintf("serverId=%d\npeerType=0\nmembership: \n%s\nversion=100000000", id, strings.Join(lines, "\n"))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Conf = &c
+		return s
+	}
+	r := result(withConf(member("zk2.dc1.example.com:2181", "follower", false), 2), withConf(member("zk4.dc1.example.com:2181", "follower", false), 4),
+		withConf(member("zk6.dc1.example.com:2181", "observer", true), 6))
+	e := Report(r)
+	if !e.Quorum || e.Voters != 5 || e.FailureTolerance != 0 || e.Exit != AtRisk || !strings.HasPrefix(e.Verdict, "QUORUM AT RISK AS SEEN") {
+		t.Errorf("quorum %v voters %d tolerance %d exit %d %q", e.Quorum, e.Voters, e.FailureTolerance, e.Exit, e.Verdict)
+	}
+	var out bytes.Buffer
+	WriteTable(&out, []Ensemble{e})
+	for _, line := range strings.Split(out.String(), "\n") {
+		if len(line) > 80 {
+			t.Errorf("line wider than 80 columns: %q", line)
+		}
+	}
+	if !strings.Contains(out.String(), "server.1 (voter), server.3 (voter), server.5 (voter)") {
+		t.Errorf("the servers not watched are not listed:\n%s", out.String())
+	}
+	t.Logf("\n%s", out.String())
+	var answer bytes.Buffer
+	if got := MayStop(&answer, []Ensemble{e}, "zk2.dc1.example.com:2181"); got != AtRisk || !strings.Contains(answer.String(), "3 voter(s) of the ensemble are not watched") {
+		t.Errorf("exit %d %q", got, answer.String())
+	}
+	answer.Reset()
+	if got := MayStop(&answer, []Ensemble{e}, "zk6.dc1.example.com:2181"); got != Healthy {
+		t.Errorf("observer: exit %d %q", got, answer.String())
 	}
 }

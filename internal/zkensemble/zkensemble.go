@@ -92,6 +92,13 @@ type Options struct {
 	// ClientInServerLines writes 3.5+ style server lines that carry the
 	// client address: server.N=host:q:e:role;host:clientPort.
 	ClientInServerLines bool
+	// Groups, when set, makes a hierarchical quorum: group.G=ids lines
+	// (member ids start at 1), with Weights as weight.N lines.
+	Groups  map[int][]int
+	Weights map[int]int
+	// Reconfig enables live reconfiguration (reconfigEnabled=true) and
+	// lets any client run it (zookeeper.skipACL: a test ensemble only).
+	Reconfig bool
 }
 
 // TLS configures ZooKeeper's secure client port with PEM files.
@@ -198,6 +205,28 @@ func (m *Member) ServerLine() string {
 	return line
 }
 
+// QuorumLines are the group.N and weight.N lines of a hierarchical quorum.
+func (e *Ensemble) QuorumLines() []string {
+	var lines []string
+	for g := 1; g <= len(e.opts.Groups)+10; g++ {
+		ids, ok := e.opts.Groups[g]
+		if !ok {
+			continue
+		}
+		var parts []string
+		for _, id := range ids {
+			parts = append(parts, strconv.Itoa(id))
+		}
+		lines = append(lines, fmt.Sprintf("group.%d=%s", g, strings.Join(parts, ":")))
+	}
+	for id := 1; id <= len(e.Members); id++ {
+		if w, ok := e.opts.Weights[id]; ok {
+			lines = append(lines, fmt.Sprintf("weight.%d=%d", id, w))
+		}
+	}
+	return lines
+}
+
 // SecureAddr is the member's TLS client address.
 func (m *Member) SecureAddr() string {
 	return net.JoinHostPort(m.Host, strconv.Itoa(m.SecurePort))
@@ -242,6 +271,10 @@ func (m *Member) WriteConfig(serverLines []string) error {
 		cfg = append(cfg, "secureClientPort="+strconv.Itoa(m.SecurePort))
 	}
 	cfg = append(cfg, serverLines...)
+	cfg = append(cfg, m.e.QuorumLines()...)
+	if m.e.opts.Reconfig {
+		cfg = append(cfg, "reconfigEnabled=true", "standaloneEnabled=false")
+	}
 	if err := os.WriteFile(filepath.Join(m.Dir, "zoo.cfg"), []byte(strings.Join(cfg, "\n")+"\n"), 0o644); err != nil {
 		return err
 	}
@@ -275,6 +308,9 @@ func (m *Member) Start() error {
 	args := []string{"-Xmx128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xshare:auto",
 		"-Dlog4j.configuration=file:" + filepath.Join(m.Dir, "log4j.properties"),
 		"-Dzookeeper.log.dir=" + m.Dir, "-Dzookeeper.jmx.log4j.disable=true", "-Djava.net.preferIPv4Stack=true"}
+	if m.e.opts.Reconfig {
+		args = append(args, "-Dzookeeper.skipACL=yes")
+	}
 	if t := m.e.opts.TLS; t != nil {
 		args = append(args, "-Dzookeeper.serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory",
 			"-Dzookeeper.ssl.keyStore.location="+t.KeyStore, "-Dzookeeper.ssl.keyStore.type=PEM",
