@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -9,6 +11,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
+	"github.com/zookeeper-exporter/zookeeper_exporter/fourletter"
 	"github.com/zookeeper-exporter/zookeeper_exporter/internal/zkensemble"
 )
 
@@ -27,6 +30,37 @@ func addrs(ms ...*zkensemble.Member) string {
 }
 
 func sid(m *zkensemble.Member) string { return strconv.Itoa(m.ID) }
+
+// logView logs what the exporter said, for the record beside the values
+// computed by hand.
+func logView(t *testing.T, s scrape, ensemble string) {
+	t.Helper()
+	var parts []string
+	for _, n := range []string{"quorum", "voters", "observers", "quorum_size", "voters_up", "synced_voters", "failure_tolerance", "unwatched_voters"} {
+		if v, ok := s.value("zookeeper_ensemble_"+n, "ensemble="+ensemble); ok {
+			parts = append(parts, fmt.Sprintf("%s %v", n, v))
+		}
+	}
+	if fam, ok := s.families["zookeeper_ensemble_member_safe_to_stop"]; ok {
+		var safe []string
+		for _, m := range fam.Metric {
+			var server, ens string
+			for _, l := range m.Label {
+				switch l.GetName() {
+				case "server":
+					server = l.GetValue()
+				case "ensemble":
+					ens = l.GetValue()
+				}
+			}
+			if ens == ensemble {
+				safe = append(safe, fmt.Sprintf("%s=%v", server, m.Gauge.GetValue()))
+			}
+		}
+		parts = append(parts, "safe_to_stop "+strings.Join(safe, " "))
+	}
+	t.Logf("exporter (%s): %s", ensemble, strings.Join(parts, ", "))
+}
 
 // roleOf splits an ensemble's serving members into leader, followers and
 // observers as they say themselves.
@@ -98,6 +132,7 @@ func TestQuorumTruthPartialAndUnmarked(t *testing.T) {
 			"zookeeper_ensemble_server_watched{sid="+sid(leader)+",role=voter,server="+leader.Addr()+"} 0",
 			"zookeeper_ensemble_server_watched{sid="+sid(obs)+",role=observer,server="+obs.Addr()+"} 1",
 			"zookeeper_ensemble_member_safe_to_stop{server="+obs.Addr()+"} 1")
+		logView(t, s, "dc1")
 		for _, f := range watchedF {
 			s.expect(t, "zookeeper_ensemble_server_watched{sid="+sid(f)+",role=voter,server="+f.Addr()+"} 1",
 				"zookeeper_member_in_membership{server="+f.Addr()+"} 1", "zookeeper_member_role_mismatch{server="+f.Addr()+"} 0",
@@ -117,6 +152,7 @@ func TestQuorumTruthPartialAndUnmarked(t *testing.T) {
 			"zookeeper_ensemble_failure_tolerance 2", "zookeeper_ensemble_quorum 1", "zookeeper_ensemble_unwatched_voters 0",
 			"zookeeper_ensemble_member_safe_to_stop{server="+obs.Addr()+"} 1",
 			"zookeeper_member_role_mismatch{server="+obs.Addr()+"} 1") // configured without :observer
+		logView(t, s, "all")
 		for _, m := range e.Members {
 			s.expect(t, "zookeeper_ensemble_member_safe_to_stop{server="+m.Addr()+"} 1")
 		}
@@ -133,6 +169,7 @@ func TestQuorumTruthPartialAndUnmarked(t *testing.T) {
 		})
 		s.expect(t, "zookeeper_ensemble_quorum{ensemble=all} 1", "zookeeper_ensemble_voters{ensemble=all} 5",
 			"zookeeper_ensemble_failure_tolerance{ensemble=all} 0")
+		logView(t, s, "all")
 		// The unmarked list: roles from the ensemble. (Waits, as every
 		// healthy check here: on a loaded machine the leader may count a
 		// follower out for a moment.)
@@ -143,6 +180,7 @@ func TestQuorumTruthPartialAndUnmarked(t *testing.T) {
 		s.expect(t, "zookeeper_ensemble_voters{ensemble=all} 5", "zookeeper_ensemble_observers{ensemble=all} 1",
 			"zookeeper_ensemble_quorum_size{ensemble=all} 3", "zookeeper_ensemble_failure_tolerance{ensemble=all} 2",
 			"zookeeper_server_state{server="+obs.Addr()+",state=observer} 1")
+		logView(t, s, "all")
 	})
 
 	t.Run("4a discovery with client addresses", func(t *testing.T) {
@@ -154,6 +192,7 @@ func TestQuorumTruthPartialAndUnmarked(t *testing.T) {
 		s.expect(t, "zookeeper_ensemble_voters 5", "zookeeper_ensemble_observers 1", "zookeeper_ensemble_quorum 1",
 			"zookeeper_ensemble_failure_tolerance 2", "zookeeper_ensemble_discovery_unaddressable_servers 0",
 			"zookeeper_ensemble_unwatched_voters 0")
+		logView(t, s, "seed")
 		for _, m := range e.Members {
 			s.expect(t, "zookeeper_up{server="+m.Addr()+"} 1")
 		}
@@ -172,6 +211,7 @@ func TestQuorumTruthPartialAndUnmarked(t *testing.T) {
 			return n == 2
 		})
 		s.expect(t, "zookeeper_ensemble_quorum 1", "zookeeper_ensemble_failure_tolerance 0", "zookeeper_ensemble_voters 5")
+		logView(t, s, "dc1")
 		for _, f := range watchedF {
 			s.expect(t, "zookeeper_ensemble_member_safe_to_stop{server="+f.Addr()+"} 0")
 			statusMember(t, partialList, f.Addr(), 1, "no: do not stop "+f.Addr())
@@ -183,6 +223,7 @@ func TestQuorumTruthPartialAndUnmarked(t *testing.T) {
 		})
 		s.expect(t, "zookeeper_ensemble_quorum 1", "zookeeper_ensemble_failure_tolerance 0", "zookeeper_ensemble_voters_up 3",
 			"zookeeper_ensemble_member_safe_to_stop{server="+obs.Addr()+"} 1")
+		logView(t, s, "all")
 		for _, m := range append([]*zkensemble.Member{leader}, watchedF...) {
 			s.expect(t, "zookeeper_ensemble_member_safe_to_stop{server="+m.Addr()+"} 0")
 		}
@@ -204,6 +245,7 @@ func TestQuorumTruthPartialAndUnmarked(t *testing.T) {
 		})
 		s.expect(t, "zookeeper_ensemble_quorum 0", "zookeeper_ensemble_failure_tolerance -3", "zookeeper_ensemble_voters 5",
 			"zookeeper_ensemble_quorum_size 3", "zookeeper_ensemble_membership_info{source=last_known} 1")
+		logView(t, s, "dc1")
 		for _, f := range watchedF {
 			s.expect(t, "zookeeper_up{server="+f.Addr()+"} 1", "zookeeper_serving{server="+f.Addr()+"} 0",
 				"zookeeper_ensemble_member_safe_to_stop{server="+f.Addr()+"} 0")
@@ -231,6 +273,7 @@ func TestQuorumTruthPlainLinesAndReconfig(t *testing.T) {
 		s.expect(t, "zookeeper_ensemble_voters 5", "zookeeper_ensemble_observers 1", "zookeeper_ensemble_quorum 1",
 			"zookeeper_ensemble_quorum_size 3", "zookeeper_ensemble_failure_tolerance 0", "zookeeper_ensemble_members 1",
 			"zookeeper_ensemble_discovery_unaddressable_servers 5", "zookeeper_ensemble_unwatched_voters 4")
+		logView(t, s, "plain")
 		if log := x.stderr.String(); strings.Count(log, "Cannot tell the client address") != 1 {
 			t.Errorf("want the limitation logged once:\n%s", log)
 		}
@@ -311,6 +354,13 @@ func TestQuorumTruthHierarchical(t *testing.T) {
 	servers := e.Servers()
 	x := startExporter(t, "--zookeeper.servers="+servers, "--zookeeper.ensemble=hier")
 	zero := e.Members[6]
+	if os.Getenv("ZK_CAPTURE") != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		body, err := fourletter.Do(ctx, e.Members[0].Addr(), "conf")
+		cancel()
+		os.WriteFile(os.Getenv("ZK_CAPTURE"), body, 0o644)
+		t.Logf("conf of member 1 written to %s (%v)", os.Getenv("ZK_CAPTURE"), err)
+	}
 
 	t.Run("5 healthy: tolerance 1", func(t *testing.T) {
 		// Breaking quorum takes 2 voters of one group: tolerance 1. The
@@ -321,6 +371,7 @@ func TestQuorumTruthHierarchical(t *testing.T) {
 		})
 		s.expect(t, "zookeeper_ensemble_membership_info{rule=hierarchical,source=conf} 1", "zookeeper_ensemble_voters 7",
 			"zookeeper_ensemble_quorum_size 4", "zookeeper_ensemble_failure_tolerance 1", "zookeeper_ensemble_quorum 1")
+		logView(t, s, "hier")
 		for _, m := range e.Members {
 			s.expect(t, "zookeeper_ensemble_member_safe_to_stop{server="+m.Addr()+"} 1")
 		}
@@ -347,6 +398,8 @@ func TestQuorumTruthHierarchical(t *testing.T) {
 		})
 		s.expect(t, "zookeeper_ensemble_failure_tolerance 0", "zookeeper_ensemble_quorum 1", "zookeeper_ensemble_voters_up 6",
 			"zookeeper_ensemble_member_safe_to_stop{server="+zero.Addr()+"} 1")
+		logView(t, s, "hier")
+		t.Logf("group 1: members 1-3 and 7 (weight 0, %s); member %d (%s) killed", zero.Addr(), down.ID, down.Addr())
 		for _, m := range e.Members[:3] {
 			if m == down {
 				continue

@@ -276,6 +276,9 @@ func (v View) mayStop(i int, s MemberSnapshot, rule Rule, up []int64, sid int64,
 	rest := slices.DeleteFunc(slices.Clone(up), func(id int64) bool { return id == sid })
 	without := rule.WorstSubset(rest, len(rest)-max(counted-1, 0))
 	if rule.HasQuorum(without) {
+		if rule.IsHierarchical() {
+			return true, fmt.Sprintf("quorum holds without it: its group keeps its majority (the failure tolerance, %d, is the weakest group's)", v.FailureTolerance)
+		}
 		return true, fmt.Sprintf("quorum holds without it (failure tolerance %d, quorum size %d)", v.FailureTolerance, v.QuorumSize)
 	}
 	if rule.IsHierarchical() {

@@ -3,6 +3,7 @@ package fourletter
 import (
 	"bytes"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -356,5 +357,38 @@ func TestRefusal(t *testing.T) {
 		if got := Refusal([]byte(in)); !errors.Is(got, want) && got != want {
 			t.Errorf("Refusal(%q) = %v, want %v", in, got, want)
 		}
+	}
+}
+
+// TestParseConfHierarchical: a real 3.8.0 member of a hierarchical ensemble
+// (two groups and a weight-0 voter, recorded by the quorum-truth test)
+// prints its group.N and weight.N lines inside the membership block.
+func TestParseConfHierarchical(t *testing.T) {
+	body, err := os.ReadFile("testdata/3.8.0/hierarchical/member-conf.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := ParseConf(bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Malformed != 0 || len(c.Servers) != 7 || c.Voters() != 7 || !c.Hierarchical() || c.ConfigVersion != "0" {
+		t.Errorf("malformed %d, servers %d, voters %d, hierarchical %v, version %q", c.Malformed, len(c.Servers), c.Voters(), c.Hierarchical(), c.ConfigVersion)
+	}
+	wantGroups := map[int64]int64{1: 1, 2: 1, 3: 1, 7: 1, 4: 2, 5: 2, 6: 2}
+	wantWeights := map[int64]int64{1: 1, 2: 1, 3: 1, 4: 1, 5: 1, 6: 1, 7: 0}
+	if !maps.Equal(c.Groups, wantGroups) || !maps.Equal(c.Weights, wantWeights) {
+		t.Errorf("groups %v weights %v", c.Groups, c.Weights)
+	}
+	// Groups and weights are part of the membership two members compare.
+	other := c
+	other.Weights = map[int64]int64{1: 1, 2: 1, 3: 1, 4: 1, 5: 1, 6: 1, 7: 1}
+	if c.MembershipKey() == other.MembershipKey() {
+		t.Error("a different weight gives the same membership key")
+	}
+	// A server in two groups is refused by ZooKeeper: malformed here.
+	bad, _ := ParseConf(strings.NewReader("membership: \nserver.1=h:1:2:participant\ngroup.1=1\ngroup.2=1\nversion=0"))
+	if bad.Malformed != 1 {
+		t.Errorf("a server in two groups: malformed %d, want 1", bad.Malformed)
 	}
 }
