@@ -62,7 +62,7 @@ bench: deps-zookeeper
 # seed corpus, as part of make test). A crasher lands in testdata/fuzz/.
 FUZZTIME ?= 5m
 FUZZ_TARGETS := fourletter:FuzzParseMntr fourletter:FuzzParseSrvr fourletter:FuzzParseConf \
-                fourletter:FuzzParseRuok fourletter:FuzzParseIsro collector:FuzzExposition
+                fourletter:FuzzParseRuok collector:FuzzExposition
 fuzz:
 	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
 	  echo "== $$fn ($$pkg, $(FUZZTIME))"; \

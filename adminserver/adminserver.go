@@ -110,8 +110,6 @@ func ParseMonitor(body []byte) (fourletter.Mntr, error) {
 				m.Version = v
 			case "server_state":
 				m.ServerState = v
-			case "peer_state":
-				m.PeerState = v
 			}
 		case nil, bool:
 			// "error": null, "command": "monitor" and the like.
@@ -174,4 +172,39 @@ func ParseServerID(body []byte) (int64, error) {
 		return -1, fmt.Errorf("configuration: no server_id (%v)", err)
 	}
 	return *c.ServerID, nil
+}
+
+// Monitor reads /commands/monitor: what mntr says, for members whose 4lw
+// whitelist refuses mntr (the AdminServer ignores the whitelist). A member
+// that is not serving answers it with HTTP 500: fourletter.ErrNotServing.
+func (c *Client) Monitor(ctx context.Context, memberAddr string) (fourletter.Mntr, error) {
+	body, err := c.Get(ctx, memberAddr, "monitor")
+	if err != nil {
+		return fourletter.Mntr{}, err
+	}
+	return ParseMonitor(body)
+}
+
+// Membership reads what conf's membership block says, from
+// /commands/voting_view (voters only) and the member's own server id from
+// /commands/configuration. The peer type is not told: the caller knows it
+// from the member's state.
+func (c *Client) Membership(ctx context.Context, memberAddr string) (fourletter.Conf, error) {
+	c2 := fourletter.Conf{ServerID: -1}
+	vv, err := c.Get(ctx, memberAddr, "voting_view")
+	if err != nil {
+		return c2, err
+	}
+	cfg, err := c.Get(ctx, memberAddr, "configuration")
+	if err != nil {
+		return c2, err
+	}
+	if c2.Servers, err = ParseVotingView(vv); err != nil {
+		return c2, err
+	}
+	if c2.ServerID, err = ParseServerID(cfg); err != nil {
+		return c2, err
+	}
+	c2.HasMembership = true
+	return c2, nil
 }

@@ -60,11 +60,6 @@ type Client struct {
 	Resolver *net.Resolver
 }
 
-// Do sends cmd to addr with the package's default client.
-func Do(ctx context.Context, addr, cmd string) ([]byte, error) {
-	return (&Client{}).Do(ctx, addr, cmd)
-}
-
 // Do sends the four-letter word cmd to addr and returns the whole reply. The
 // deadline of ctx bounds connect, write and read together. A refusal by the
 // server is returned as ErrNotServing or ErrNotWhitelisted together with the

@@ -117,15 +117,3 @@ func FuzzParseRuok(f *testing.F) {
 		}
 	})
 }
-
-func FuzzParseIsro(f *testing.F) {
-	seedFixtures(f, "isro")
-	f.Fuzz(func(t *testing.T, body []byte) {
-		v, err := ParseIsro(body)
-		if err == nil && v != "rw" && v != "ro" && v != "null" {
-			t.Fatalf("isro %q accepted", v)
-		}
-		_ = Refusal(body)
-		_ = ShortVersion(string(body))
-	})
-}

@@ -5,7 +5,6 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"unsafe"
 )
 
 // Mntr is a parsed `mntr` reply: the string fields ZooKeeper always sends and
@@ -13,7 +12,6 @@ import (
 type Mntr struct {
 	Version     string // zk_version, whole (e.g. "3.8.0-..., built on ...")
 	ServerState string // zk_server_state: leader, follower, observer, standalone, read-only
-	PeerState   string // zk_peer_state (3.6+), e.g. "following - broadcast"
 	Samples     []Sample
 	// Malformed counts lines that were skipped: no separator, a bad label
 	// block, a value that is not a number, or a key seen before.
@@ -83,7 +81,7 @@ func ParseMntr(r io.Reader) (Mntr, error) {
 			m.ServerState = value
 			continue
 		case "peer_state":
-			m.PeerState = value
+			// "following - broadcast" (3.6+): the state says as much.
 			continue
 		}
 		key, labels, ok := splitLabels(rawKey)
@@ -105,25 +103,6 @@ func ParseMntr(r io.Reader) (Mntr, error) {
 		return m, fmt.Errorf("mntr: none of %d lines is a zk_ key and value", lines)
 	}
 	return m, nil
-}
-
-// readText reads a whole reply (already capped by the client) as a string
-// without copying it a second time: the bytes are owned here and never
-// written again, so the string may share them.
-func readText(r io.Reader) (string, error) {
-	var data []byte
-	var err error
-	if sized, ok := r.(interface{ Len() int }); ok {
-		// bytes.Reader and strings.Reader know their size: one allocation.
-		data = make([]byte, min(sized.Len(), MaxResponseBytes))
-		_, err = io.ReadFull(r, data)
-	} else {
-		data, err = io.ReadAll(io.LimitReader(r, MaxResponseBytes))
-	}
-	if err != nil || len(data) == 0 {
-		return "", err
-	}
-	return unsafe.String(&data[0], len(data)), nil
 }
 
 func isBlank(s string) bool {

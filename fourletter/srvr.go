@@ -22,7 +22,6 @@ type Srvr struct {
 	Zxid        uint64
 	Mode        string // leader, follower, observer, standalone, read-only
 	NodeCount   float64
-	ReadOnly    bool // "READ-ONLY mode; serving only read-only clients"
 	// HasLatency and friends say which optional lines were present, so a
 	// missing line is never mistaken for a zero.
 	HasLatency, HasReceived, HasSent, HasConnections, HasOutstanding, HasZxid, HasNodeCount bool
@@ -60,7 +59,8 @@ func ParseSrvr(r io.Reader) (Srvr, error) {
 			continue
 		}
 		if strings.HasPrefix(line, "READ-ONLY mode") {
-			s.ReadOnly = true
+			// "READ-ONLY mode; serving only read-only clients": the Mode
+			// line says read-only too.
 			continue
 		}
 		key, value, ok := strings.Cut(line, ":")

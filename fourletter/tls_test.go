@@ -37,7 +37,7 @@ func TestDoTLS(t *testing.T) {
 		t.Error("wrong server name accepted")
 	}
 	// Plain TCP to a TLS port gets nothing usable.
-	if body, err := fourletter.Do(ctx, srv.Addr(), "srvr"); err == nil {
+	if body, err := (&fourletter.Client{}).Do(ctx, srv.Addr(), "srvr"); err == nil {
 		t.Errorf("plain TCP to a TLS port: %q", body)
 	}
 }
