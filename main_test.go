@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -83,12 +82,7 @@ func startExporter(t testing.TB, args ...string) *exporter {
 // with client (and basic auth when user is set).
 func startExporterWith(t testing.TB, scheme string, client *http.Client, user, pass string, args ...string) *exporter {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
 	cmd := exec.Command(os.Args[0], append([]string{"--web.listen-address=" + addr}, args...)...)
 	cmd.Env = append(os.Environ(), runMainEnv+"=1")
 	x := &exporter{t: t, cmd: cmd, base: "http://" + addr, stderr: &syncBuffer{}}

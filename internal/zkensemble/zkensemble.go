@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -138,7 +139,7 @@ func Start(t TB, opts Options) *Ensemble {
 	Require(t)
 	e := &Ensemble{t: t, Dir: t.TempDir(), opts: opts}
 	n := opts.Voters + opts.Observers
-	ports := freePorts(t, 5*n) // all at once: no port handed out twice
+	ports := FreePorts(t, 5*n) // all at once: no port handed out twice
 	for i := 0; i < n; i++ {
 		e.addMember(i >= opts.Voters, ports[5*i:5*i+5])
 	}
@@ -159,7 +160,7 @@ func Start(t TB, opts Options) *Ensemble {
 // of it only when restarted with the new ServerLines.
 func (e *Ensemble) AddMember(observer bool) *Member {
 	e.t.Helper()
-	return e.addMember(observer, freePorts(e.t, 5))
+	return e.addMember(observer, FreePorts(e.t, 5))
 }
 
 // addMember makes member N+1 from five free ports (client, quorum,
@@ -410,7 +411,7 @@ func (e *Ensemble) Stop() {
 func (m *Member) Mode() string {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	body, err := fourletter.Do(ctx, m.Addr(), "srvr")
+	body, err := (&fourletter.Client{}).Do(ctx, m.Addr(), "srvr")
 	if errors.Is(err, fourletter.ErrNotServing) {
 		return "not_serving"
 	}
@@ -484,7 +485,12 @@ func (e *Ensemble) Followers() []*Member {
 	return out
 }
 
-func freePorts(t TB, n int) []int {
+// FreePorts picks n free ports below 32768 for a process started later. The JVM binds them only later,
+// so they must not come from the kernel's ephemeral range (32768-60999):
+// there a port free now may be taken by some client's outgoing connection
+// before ZooKeeper binds it, and the member cannot listen (seen as an
+// election that never ends).
+func FreePorts(t TB, n int) []int {
 	t.Helper()
 	var lns []net.Listener
 	defer func() {
@@ -492,14 +498,21 @@ func freePorts(t TB, n int) []int {
 			ln.Close()
 		}
 	}()
+	const low, high = 10000, 32768
 	ports := make([]int, 0, n)
-	for len(ports) < n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+	next := low + rand.IntN(high-low)
+	for tries := 0; len(ports) < n; tries++ {
+		if tries == high-low {
+			t.Fatalf("no %d free ports between %d and %d", n, low, high)
+		}
+		port := next
+		next = low + (next-low+1+rand.IntN(7))%(high-low)
+		ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
 		if err != nil {
-			t.Fatalf("%v", err)
+			continue // taken
 		}
 		lns = append(lns, ln)
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+		ports = append(ports, port)
 	}
 	return ports
 }
