@@ -15,7 +15,6 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
-	"github.com/zookeeper-exporter/zookeeper_exporter/dashboards"
 	"github.com/zookeeper-exporter/zookeeper_exporter/internal/zkensemble"
 )
 
@@ -72,11 +71,12 @@ scrape_configs:
 			t.Errorf("Alertmanager holds alerts on a healthy ensemble: %v", got)
 		}
 		queries := 0
-		for file := range dashboards.Files {
-			d, err := dashboards.Load(filepath.Join("dashboards", file))
-			if err != nil {
-				t.Fatal(err)
-			}
+		files, _ := filepath.Glob(filepath.Join("dashboards", "*.json"))
+		if len(files) == 0 {
+			t.Fatal("no dashboard in dashboards/")
+		}
+		for _, file := range files {
+			d := loadDashboard(t, file)
 			servers := []string{""}
 			if strings.Contains(file, "member") {
 				servers = nil
@@ -298,4 +298,28 @@ func writeSomeZnodes(t *testing.T, addr string) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// dashboard is what the end-to-end test reads of a Grafana dashboard: the
+// query of every panel (the structure is checked in dashboards/).
+type dashboard struct {
+	Panels []struct {
+		Title   string `json:"title"`
+		Targets []struct {
+			Expr string `json:"expr"`
+		} `json:"targets"`
+	} `json:"panels"`
+}
+
+func loadDashboard(t *testing.T, path string) dashboard {
+	t.Helper()
+	var d dashboard
+	data, err := os.ReadFile(path)
+	if err == nil {
+		err = json.Unmarshal(data, &d)
+	}
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return d
 }

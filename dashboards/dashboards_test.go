@@ -1,6 +1,12 @@
+// Package dashboards holds the shipped Grafana dashboards (the JSON files
+// here); its tests check their structure and that every query names a
+// metric the exporter emits. The end-to-end test runs every panel query
+// against a real Prometheus.
 package dashboards
 
 import (
+	"encoding/json"
+	"fmt"
 	"os"
 	"regexp"
 	"strings"
@@ -37,9 +43,9 @@ func emittedNames(t *testing.T) map[string]bool {
 
 func TestDashboards(t *testing.T) {
 	emitted := emittedNames(t)
-	for file, vars := range Files {
+	for file, vars := range files {
 		t.Run(file, func(t *testing.T) {
-			d, err := Load(file)
+			d, err := load(file)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -117,4 +123,58 @@ func checkExpr(t *testing.T, panel, expr string, emitted map[string]bool) {
 			t.Errorf("panel %q: range [%s], want [$__rate_interval]", panel, r[1])
 		}
 	}
+}
+
+// Dashboard is the part of Grafana's JSON model the tests look at.
+type Dashboard struct {
+	UID           string `json:"uid"`
+	Title         string `json:"title"`
+	SchemaVersion int    `json:"schemaVersion"`
+	Templating    struct {
+		List []struct {
+			Name  string `json:"name"`
+			Type  string `json:"type"`
+			Query any    `json:"query"`
+		} `json:"list"`
+	} `json:"templating"`
+	Panels []Panel `json:"panels"`
+}
+
+// Panel is one panel with its queries.
+type Panel struct {
+	Title      string `json:"title"`
+	Type       string `json:"type"`
+	Datasource struct {
+		UID string `json:"uid"`
+	} `json:"datasource"`
+	Targets []struct {
+		Expr       string `json:"expr"`
+		Datasource struct {
+			UID string `json:"uid"`
+		} `json:"datasource"`
+	} `json:"targets"`
+	FieldConfig struct {
+		Defaults struct {
+			Unit string `json:"unit"`
+		} `json:"defaults"`
+	} `json:"fieldConfig"`
+}
+
+// files are the shipped dashboards and the variables each must template.
+var files = map[string][]string{
+	"zookeeper-ensemble.json": {"datasource", "ensemble"},
+	"zookeeper-member.json":   {"datasource", "ensemble", "server"},
+}
+
+// load reads a dashboard file.
+func load(path string) (Dashboard, error) {
+	var d Dashboard
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return d, err
+	}
+	if err := json.Unmarshal(data, &d); err != nil {
+		return d, fmt.Errorf("%s: %w", path, err)
+	}
+	return d, nil
 }
