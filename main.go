@@ -25,6 +25,7 @@ import (
 
 	"github.com/zookeeper-exporter/zookeeper_exporter/collector"
 	"github.com/zookeeper-exporter/zookeeper_exporter/config"
+	"github.com/zookeeper-exporter/zookeeper_exporter/ensemble"
 	"github.com/zookeeper-exporter/zookeeper_exporter/status"
 )
 
@@ -35,29 +36,29 @@ func main() { os.Exit(run(os.Args[1:])) }
 func run(args []string) int {
 	app := kingpin.New(exporterName, "Prometheus exporter for Apache ZooKeeper ensembles: polls every member at once and derives quorum health.")
 	var (
-		servers     = app.Flag("zookeeper.servers", "Members of the ensemble: comma- or space-separated host[:port][:observer] (Apigee's ZK_HOSTS works as is; IPv6 as [::1]:2181).").Default("localhost:2181").String()
-		ensemble    = app.Flag("zookeeper.ensemble", "Value of the ensemble label for --zookeeper.servers.").Default("default").String()
-		timeout     = durationFlag(app, "zookeeper.timeout", "Deadline for one member's poll (all its commands).", "2s")
-		offset      = durationFlag(app, "zookeeper.timeout-offset", "Taken off Prometheus' scrape timeout (X-Prometheus-Scrape-Timeout-Seconds) to bound the member deadline.", "0.5s")
-		maxConc     = app.Flag("zookeeper.max-concurrency", "Members polled at once across all ensembles (each holds up to 4 connections); a member waiting for a slot past its deadline is reported down.").Default(strconv.Itoa(collector.DefaultMaxConcurrency)).Int()
-		discover    = app.Flag("zookeeper.discover", "Treat the servers as seeds: learn every member (voters, observers) from the ensemble's own configuration (conf, else /zookeeper/config) and poll them all.").Default("false").Bool()
-		adminPort   = app.Flag("zookeeper.admin-port", "The members' AdminServer port (ZooKeeper's default 8080), read where the 4lw whitelist refuses mntr or conf; 0: never.").Default("0").Int()
-		adminScheme = app.Flag("zookeeper.admin-scheme", "http or https (with the --zookeeper.tls.* settings) for the AdminServer.").Default("http").Enum("http", "https")
-		caFile      = app.Flag("zookeeper.tls.ca-file", "CA certificate to verify ZooKeeper's secure client port with.").String()
-		certFile    = app.Flag("zookeeper.tls.cert-file", "Client certificate for ZooKeeper.").String()
-		keyFile     = app.Flag("zookeeper.tls.key-file", "Key of the client certificate.").String()
-		serverName  = app.Flag("zookeeper.tls.server-name", "Server name expected in ZooKeeper's certificate.").String()
-		insecure    = app.Flag("zookeeper.tls.insecure-skip-verify", "Do not verify ZooKeeper's certificate.").Default("false").Bool()
-		configFile  = app.Flag("config.file", "YAML file listing ensembles; the --zookeeper.* flags are then defaults.").String()
-		configCheck = app.Flag("config.check", "Check the configuration and exit 0 (valid) or 1.").Default("false").Bool()
-		metricsPath = app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
-		allowAny    = app.Flag("probe.allow-any-target", "Let /probe poll members that are not configured.").Default("false").Bool()
-		logLevel    = app.Flag("log.level", "Only log messages with the given severity or above: debug, info, warn, error.").Default("info").Enum("debug", "info", "warn", "error")
-		logFormat   = app.Flag("log.format", "Output format of log messages: logfmt or json.").Default("logfmt").Enum("logfmt", "json")
-		webFlags    = kingpinflag.AddFlags(app, ":9141")
-		statusCmd   = app.Command("status", "Poll the ensembles once and print their health; exit 0 healthy, 1 at risk or unsafe, 2 quorum lost or unreachable.")
-		output      = statusCmd.Flag("output", "table (for people) or json (for scripts).").Default("table").Enum("table", "json")
-		member      = statusCmd.Flag("member", "Answer only: may this member (host:port, as configured) be stopped now? Exit 0 yes, 1 no.").String()
+		servers      = app.Flag("zookeeper.servers", "Members of the ensemble: comma- or space-separated host[:port][:observer] (Apigee's ZK_HOSTS works as is; IPv6 as [::1]:2181).").Default("localhost:2181").String()
+		ensembleName = app.Flag("zookeeper.ensemble", "Value of the ensemble label for --zookeeper.servers.").Default("default").String()
+		timeout      = durationFlag(app, "zookeeper.timeout", "Deadline for one member's poll (all its commands).", "2s")
+		offset       = durationFlag(app, "zookeeper.timeout-offset", "Taken off Prometheus' scrape timeout (X-Prometheus-Scrape-Timeout-Seconds) to bound the member deadline.", "0.5s")
+		maxConc      = app.Flag("zookeeper.max-concurrency", "Members polled at once across all ensembles (each holds up to 4 connections); a member waiting for a slot past its deadline is reported down.").Default(strconv.Itoa(ensemble.DefaultMaxConcurrency)).Int()
+		discover     = app.Flag("zookeeper.discover", "Treat the servers as seeds: learn every member (voters, observers) from the ensemble's own configuration (conf, else /zookeeper/config) and poll them all.").Default("false").Bool()
+		adminPort    = app.Flag("zookeeper.admin-port", "The members' AdminServer port (ZooKeeper's default 8080), read where the 4lw whitelist refuses mntr or conf; 0: never.").Default("0").Int()
+		adminScheme  = app.Flag("zookeeper.admin-scheme", "http or https (with the --zookeeper.tls.* settings) for the AdminServer.").Default("http").Enum("http", "https")
+		caFile       = app.Flag("zookeeper.tls.ca-file", "CA certificate to verify ZooKeeper's secure client port with.").String()
+		certFile     = app.Flag("zookeeper.tls.cert-file", "Client certificate for ZooKeeper.").String()
+		keyFile      = app.Flag("zookeeper.tls.key-file", "Key of the client certificate.").String()
+		serverName   = app.Flag("zookeeper.tls.server-name", "Server name expected in ZooKeeper's certificate.").String()
+		insecure     = app.Flag("zookeeper.tls.insecure-skip-verify", "Do not verify ZooKeeper's certificate.").Default("false").Bool()
+		configFile   = app.Flag("config.file", "YAML file listing ensembles; the --zookeeper.* flags are then defaults.").String()
+		configCheck  = app.Flag("config.check", "Check the configuration and exit 0 (valid) or 1.").Default("false").Bool()
+		metricsPath  = app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
+		allowAny     = app.Flag("probe.allow-any-target", "Let /probe poll members that are not configured.").Default("false").Bool()
+		logLevel     = app.Flag("log.level", "Only log messages with the given severity or above: debug, info, warn, error.").Default("info").Enum("debug", "info", "warn", "error")
+		logFormat    = app.Flag("log.format", "Output format of log messages: logfmt or json.").Default("logfmt").Enum("logfmt", "json")
+		webFlags     = kingpinflag.AddFlags(app, ":9141")
+		statusCmd    = app.Command("status", "Poll the ensembles once and print their health; exit 0 healthy, 1 at risk or unsafe, 2 quorum lost or unreachable.")
+		output       = statusCmd.Flag("output", "table (for people) or json (for scripts).").Default("table").Enum("table", "json")
+		member       = statusCmd.Flag("member", "Answer only: may this member (host:port, as configured) be stopped now? Exit 0 yes, 1 no.").String()
 	)
 	app.Command("serve", "Serve metrics over HTTP (the default).").Default()
 	app.Version(version.Print(exporterName))
@@ -86,7 +87,7 @@ func run(args []string) int {
 		}
 		source = s
 	} else {
-		cfg, err := config.FromFlags(*ensemble, *servers, defaults)
+		cfg, err := config.FromFlags(*ensembleName, *servers, defaults)
 		if err != nil {
 			level.Error(logger).Log("msg", "Invalid configuration", "err", err)
 			return 1
@@ -94,7 +95,7 @@ func run(args []string) int {
 		source = config.NewStatic(cfg, logger)
 	}
 	if command == statusCmd.FullCommand() {
-		return status.Run(os.Stdout, source.Get(), collector.NewScraper(logger, *maxConc), *output, *member)
+		return status.Run(os.Stdout, source.Get(), ensemble.NewPoller(logger, *maxConc), *output, *member)
 	}
 	if *configCheck {
 		level.Info(logger).Log("msg", "Configuration is valid", "ensembles", len(source.Get().Ensembles))
@@ -105,8 +106,8 @@ func run(args []string) int {
 	global := prometheus.NewRegistry()
 	global.MustRegister(versioncollector.NewCollector(exporterName), source,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
-	handler := &collector.Handler{Source: source, Scraper: collector.NewScraper(logger, *maxConc), Global: global,
-		Defaults: defaults, Logger: logger, TimeoutOffset: *offset, AllowAnyTarget: *allowAny}
+	handler := &Handler{Source: source, Poller: ensemble.NewPoller(logger, *maxConc), Names: collector.NewNames(0), Global: global,
+		Logger: logger, TimeoutOffset: *offset, AllowAnyTarget: *allowAny}
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)

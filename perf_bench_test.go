@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sort"
@@ -13,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zookeeper-exporter/zookeeper_exporter/config"
 	"github.com/zookeeper-exporter/zookeeper_exporter/internal/fakezk"
 	"github.com/zookeeper-exporter/zookeeper_exporter/internal/zkensemble"
 )
@@ -198,4 +201,28 @@ func fixtureReplies(b *testing.B, prefix string) map[string][]byte {
 		replies[w] = body
 	}
 	return replies
+}
+
+// BenchmarkScrapeHandler4Members: a whole scrape through the HTTP handler
+// (gzip, as Prometheus asks) of a 4-member 3.8 ensemble replayed by fake
+// servers on loopback: polling, parsing, exposition, compression.
+func BenchmarkScrapeHandler4Members(b *testing.B) {
+	var members []config.Member
+	for i, role := range []string{"leader", "follower", "follower", "observer"} {
+		srv := fakezk.New(b)
+		srv.SetAll(fixtureReplies(b, "3.8.0/healthy/"+role), fakezk.Answer)
+		members = append(members, config.Member{Address: srv.Addr(), Observer: i == 3})
+	}
+	cfg := &config.Config{Ensembles: []config.Ensemble{{Name: "bench", Servers: members, Timeout: config.Duration(2 * time.Second)}}}
+	h := newHandler(b, cfg, false)
+	b.ReportAllocs()
+	for b.Loop() {
+		req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+		req.Header.Set("Accept-Encoding", "gzip")
+		rec := httptest.NewRecorder()
+		h.ServeMetrics(rec, req)
+		if rec.Code != 200 {
+			b.Fatal(rec.Code)
+		}
+	}
 }

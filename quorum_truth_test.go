@@ -356,7 +356,7 @@ func TestQuorumTruthHierarchical(t *testing.T) {
 	zero := e.Members[6]
 	if os.Getenv("ZK_CAPTURE") != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		body, err := fourletter.Do(ctx, e.Members[0].Addr(), "conf")
+		body, err := (&fourletter.Client{}).Do(ctx, e.Members[0].Addr(), "conf")
 		cancel()
 		os.WriteFile(os.Getenv("ZK_CAPTURE"), body, 0o644)
 		t.Logf("conf of member 1 written to %s (%v)", os.Getenv("ZK_CAPTURE"), err)

@@ -5,65 +5,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
 
 const namespace = "zookeeper"
-
-// descCache keeps the Descs of past scrapes by name, so a scrape does not
-// rebuild hundreds of Descs. A name has one variant per help text and label
-// set (normally one). The cache is bounded by the distinct mntr keys seen,
-// capped by maxCachedDescs.
-var (
-	descCache sync.Map // name -> *[]descVariant
-	descMu    sync.Mutex
-	descCount int
-)
-
-const maxCachedDescs = 20000
-
-type descVariant struct {
-	help       string
-	labelNames []string
-	desc       *prometheus.Desc
-}
-
-func desc(name, help string, labelNames []string) *prometheus.Desc {
-	if !cacheNames {
-		return prometheus.NewDesc(name, help, labelNames, nil)
-	}
-	if v, ok := descCache.Load(name); ok {
-		for _, dv := range *v.(*[]descVariant) {
-			if dv.help == help && slices.Equal(dv.labelNames, labelNames) {
-				return dv.desc
-			}
-		}
-	}
-	d := prometheus.NewDesc(name, help, labelNames, nil)
-	descMu.Lock()
-	defer descMu.Unlock()
-	if descCount < maxCachedDescs {
-		var variants []descVariant
-		if v, ok := descCache.Load(name); ok {
-			variants = slices.Clone(*v.(*[]descVariant))
-		}
-		// Clones: names and label names may be substrings of a reply.
-		variants = append(variants, descVariant{help: strings.Clone(help), labelNames: cloneStrings(labelNames), desc: d})
-		descCache.Store(strings.Clone(name), &variants)
-		descCount++
-	}
-	return d
-}
-
-func cloneStrings(ss []string) []string {
-	out := make([]string, len(ss))
-	for i, s := range ss {
-		out[i] = strings.Clone(s)
-	}
-	return out
-}
 
 type family struct {
 	kind       valueKind
@@ -77,14 +23,15 @@ type family struct {
 // What would break that is dropped and counted.
 type emitter struct {
 	ch       chan<- prometheus.Metric
+	names    *Names
 	families map[string]family
 	taken    map[string]bool // names used by summaries' _sum and _count
 	series   map[[2]uint64]struct{}
 	dropped  int
 }
 
-func newEmitter(ch chan<- prometheus.Metric) *emitter {
-	return &emitter{ch: ch, families: make(map[string]family, 512), taken: map[string]bool{}, series: make(map[[2]uint64]struct{}, 2048)}
+func newEmitter(ch chan<- prometheus.Metric, names *Names) *emitter {
+	return &emitter{ch: ch, names: names, families: make(map[string]family, 512), taken: map[string]bool{}, series: make(map[[2]uint64]struct{}, 2048)}
 }
 
 // Two independent 64-bit hashes identify a series (name and label values)
@@ -140,6 +87,24 @@ func (e *emitter) admit(name, help string, kind valueKind, labelNames, labelValu
 	return true
 }
 
+// fixed sends one series of a fixed metric.
+func (e *emitter) fixed(f *fixed, v float64, labelValues ...string) {
+	if !e.admit(f.name, f.help, f.kind, f.labels, labelValues) {
+		return
+	}
+	t := prometheus.GaugeValue
+	if f.kind == kindCounter {
+		t = prometheus.CounterValue
+	}
+	m, err := prometheus.NewConstMetric(f.desc, t, v, labelValues...)
+	if err != nil {
+		// Invalid UTF-8 in a label value from the server, for instance.
+		e.dropped++
+		return
+	}
+	e.ch <- m
+}
+
 func (e *emitter) gauge(name, help string, v float64, labelNames []string, labelValues ...string) {
 	e.value(prometheus.GaugeValue, name, help, v, labelNames, labelValues)
 }
@@ -157,7 +122,7 @@ func (e *emitter) value(t prometheus.ValueType, name, help string, v float64, la
 	if !e.admit(full, help, kind, labelNames, labelValues) {
 		return
 	}
-	m, err := prometheus.NewConstMetric(desc(full, help, labelNames), t, v, labelValues...)
+	m, err := prometheus.NewConstMetric(e.names.desc(full, help, labelNames), t, v, labelValues...)
 	if err != nil {
 		// Invalid UTF-8 in a label value from the server, for instance.
 		e.dropped++
@@ -171,7 +136,7 @@ func (e *emitter) summary(name, help string, count uint64, sum float64, quantile
 	if !e.admit(full, help, kindSummary, labelNames, labelValues) {
 		return
 	}
-	m, err := prometheus.NewConstSummary(desc(full, help, labelNames), count, sum, quantiles, labelValues...)
+	m, err := prometheus.NewConstSummary(e.names.desc(full, help, labelNames), count, sum, quantiles, labelValues...)
 	if err != nil {
 		e.dropped++
 		return

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-kit/log"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -20,17 +19,6 @@ import (
 	"github.com/zookeeper-exporter/zookeeper_exporter/config"
 	"github.com/zookeeper-exporter/zookeeper_exporter/ensemble"
 )
-
-// resultCollector emits fixed results, as a scrape does after polling.
-type resultCollector struct{ results []Result }
-
-func (c resultCollector) Describe(chan<- *prometheus.Desc) {}
-func (c resultCollector) Collect(ch chan<- prometheus.Metric) {
-	e := newEmitter(ch)
-	for _, r := range c.results {
-		emitResult(e, r)
-	}
-}
 
 // descParts reads a Desc's name and help: client_golang shows them only
 // through String, as Go-quoted strings.
@@ -65,24 +53,29 @@ func typeOf(m *dto.Metric) dto.MetricType {
 // does, and fails on anything Prometheus would reject.
 func expose(t testing.TB, replies [][3][]byte) []byte {
 	t.Helper()
-	p := Poller{Logger: log.NewNopLogger()}
 	var snaps []ensemble.MemberSnapshot
 	for i, r := range replies {
-		s := ensemble.MemberSnapshot{Member: config.Member{Address: "m" + string(rune('0'+i)) + ":2181", Observer: i == 3}, State: ensemble.StateUnknown, Allowed: map[string]bool{}}
-		for j, cmd := range Commands {
-			if p.parse(&s, cmd, r[j]) {
-				s.Up, s.Allowed[cmd] = true, true
-			}
-		}
-		finishState(&s, false)
-		snaps = append(snaps, s)
+		m := config.Member{Address: "m" + string(rune('0'+i)) + ":2181", Observer: i == 3}
+		snaps = append(snaps, ensemble.Snapshot(m, map[string][]byte{"srvr": r[0], "mntr": r[1], "conf": r[2]}))
 	}
 	// Families are assembled here rather than by a registry: the registry's
 	// pools and maps make coverage vary from run to run, which blinds the
 	// fuzzer. What the registry would reject is checked by hand: one type
 	// and help per name, valid names, valid UTF-8 label values.
 	ch := make(chan prometheus.Metric, 1<<16)
-	emitResult(newEmitter(ch), NewResult(Target{Name: "fuzz"}, snaps, nil, time.Millisecond))
+	// Both collectors through one emitter: a passthrough name that clashed
+	// with a fixed one would show here. No name cache (nil Names): each
+	// input runs the same code whatever came before.
+	results := []ensemble.Result{ensemble.NewResult(ensemble.Target{Name: "fuzz"}, snaps, nil, time.Millisecond)}
+	e := newEmitter(ch, nil)
+	for _, r := range results {
+		emitResult(e, r)
+		for _, s := range r.Members {
+			if s.Up && s.Mntr != nil {
+				emitMapped(e, r.Target.Name, s.Member.Address, (*Names)(nil).mapMntr(s.Mntr))
+			}
+		}
+	}
 	close(ch)
 	byName := map[string]*dto.MetricFamily{}
 	series := map[string]bool{}
@@ -148,8 +141,6 @@ func FuzzExposition(f *testing.F) {
 		}
 	}
 	f.Add([]byte("Mode: leader\nZxid: 0x1\n"), []byte("zk_a{key=\"x\"}\t1\nzk_a\t2\nzk_cnt_b\t1\nzk_sum_b\t2\nzk_b_count\t3\nzk_up\t1\n"), []byte("membership: \nserver.1=a:1:2\nversion=1"))
-	cacheNames = false
-	defer func() { cacheNames = true }()
 	f.Fuzz(func(t *testing.T, srvr, mntr, conf []byte) {
 		fuzzExecs.Add(1)
 		// The fuzzed member twice (so its series must not clash with

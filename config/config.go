@@ -9,23 +9,24 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
-	"net"
 	"os"
 	"regexp"
-	"strconv"
+	"slices"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
 )
 
-// DefaultPort is ZooKeeper's client port.
-const DefaultPort = "2181"
-
 // Config is every ensemble the exporter watches.
 type Config struct {
 	Ensembles []Ensemble `yaml:"ensembles"`
+
+	// defaults are the flags' settings, with their TLS built at load
+	// time: an ad-hoc /probe list of unconfigured members takes them.
+	defaults Ensemble
 }
 
 // Ensemble is one ZooKeeper ensemble: its members are polled together and
@@ -65,9 +66,6 @@ func (e *Ensemble) SetTLS(t *TLS) error {
 	return nil
 }
 
-// CopyTLS takes the TLS settings of another ensemble.
-func (e *Ensemble) CopyTLS(from *Ensemble) { e.TLS, e.tlsConfig = from.TLS, from.tlsConfig }
-
 func checkAdmin(port int, scheme string) error {
 	if port < 0 || port > 65535 {
 		return fmt.Errorf("admin_port %d is not a port", port)
@@ -102,20 +100,90 @@ func FromFlags(name, servers string, d Defaults) (*Config, error) {
 	if d.Timeout <= 0 {
 		return nil, errors.New("--zookeeper.timeout: must be positive")
 	}
-	if err := checkAdmin(d.AdminPort, d.AdminScheme); err != nil {
-		return nil, fmt.Errorf("--zookeeper.admin-*: %w", err)
+	cfg := &Config{}
+	if err := cfg.SetDefaults(d); err != nil {
+		return nil, err
 	}
-	e := Ensemble{Name: name, Servers: members, Timeout: Duration(d.Timeout), AdminPort: d.AdminPort, AdminScheme: d.AdminScheme, Discover: d.Discover}
-	if err := e.SetTLS(d.TLS); err != nil {
-		return nil, fmt.Errorf("--zookeeper.tls.*: %w", err)
+	e := Ensemble{Name: name, Servers: members}
+	if err := d.apply(&e); err != nil {
+		return nil, fmt.Errorf("--zookeeper.*: %w", err)
 	}
-	return &Config{Ensembles: []Ensemble{e}}, nil
+	cfg.Ensembles = []Ensemble{e}
+	return cfg, nil
 }
 
-// Member is one server as configured: "host:port" or "host:port:observer".
-type Member struct {
-	Address  string // host:port, the `server` label
-	Observer bool
+// SetDefaults keeps the flags' settings for ad-hoc /probe lists, with
+// their TLS built now: a configuration whose TLS cannot be built is an
+// error at load, never plain TCP at a scrape.
+func (c *Config) SetDefaults(d Defaults) error {
+	c.defaults = Ensemble{Name: "defaults"}
+	if err := d.apply(&c.defaults); err != nil {
+		return fmt.Errorf("--zookeeper.*: %w", err)
+	}
+	return nil
+}
+
+// apply is the one place an ensemble takes the defaults (the flags) for
+// what it leaves out, whether it comes from the flags, the YAML file or an
+// ad-hoc /probe list, and has its settings checked and its TLS built.
+func (d Defaults) apply(e *Ensemble) error {
+	e.Discover = e.Discover || d.Discover
+	if e.Timeout == 0 {
+		e.Timeout = Duration(d.Timeout)
+	}
+	if e.AdminPort == 0 {
+		e.AdminPort = d.AdminPort
+	}
+	if e.AdminScheme == "" {
+		e.AdminScheme = d.AdminScheme
+	}
+	if err := checkAdmin(e.AdminPort, e.AdminScheme); err != nil {
+		return err
+	}
+	settings := e.TLS
+	if settings == nil {
+		settings = d.TLS
+	}
+	if err := e.SetTLS(settings); err != nil {
+		return fmt.Errorf("tls: %w", err)
+	}
+	return nil
+}
+
+// AdHoc is the ensemble of a /probe?target=host:port,... list: the
+// configured ensemble's name and settings when every member belongs to
+// one, else "probe-" and a short hash of the sorted members (stable
+// whatever their order) with the flags' settings. unconfigured lists the
+// members no configured ensemble names.
+func (c *Config) AdHoc(members []Member) (e Ensemble, unconfigured []string) {
+	var owner *Ensemble
+	for i, m := range members {
+		o := c.EnsembleOf(m.Address)
+		if o == nil {
+			unconfigured = append(unconfigured, m.Address)
+		}
+		switch {
+		case i == 0:
+			owner = o
+		case o != owner:
+			owner = nil // members of several ensembles, or of none: no one name
+		}
+	}
+	if owner != nil {
+		e = *owner
+	} else {
+		e = c.defaults
+		addrs := make([]string, len(members))
+		for i, m := range members {
+			addrs[i] = m.Address
+		}
+		slices.Sort(addrs)
+		h := fnv.New32a()
+		h.Write([]byte(strings.Join(addrs, ",")))
+		e.Name = fmt.Sprintf("probe-%08x", h.Sum32())
+	}
+	e.Servers = members
+	return e, unconfigured
 }
 
 // TLS describes how to reach ZooKeeper's secure client port.
@@ -151,98 +219,6 @@ func (d *Duration) UnmarshalYAML(node *yaml.Node) error {
 	}
 	*d = Duration(v)
 	return nil
-}
-
-// UnmarshalYAML parses "host:port[:observer]".
-func (m *Member) UnmarshalYAML(node *yaml.Node) error {
-	var s string
-	if err := node.Decode(&s); err != nil {
-		return fmt.Errorf("line %d: servers: want a string such as zk1:2181 or zk9:2181:observer", node.Line)
-	}
-	member, err := ParseMember(s)
-	if err != nil {
-		return fmt.Errorf("line %d: servers: %w", node.Line, err)
-	}
-	*m = member
-	return nil
-}
-
-// ParseServers splits a comma- or space-separated list of
-// host[:port][:observer] entries. The space-separated form is Apigee Edge's
-// ZK_HOSTS, so --zookeeper.servers="$ZK_HOSTS" works as it is.
-func ParseServers(s string) ([]Member, error) {
-	fields := strings.FieldsFunc(s, func(r rune) bool {
-		return r == ',' || r == ' ' || r == '\t' || r == '\n'
-	})
-	if len(fields) == 0 {
-		return nil, errors.New("no server given")
-	}
-	members := make([]Member, 0, len(fields))
-	seen := map[string]bool{}
-	for _, f := range fields {
-		m, err := ParseMember(f)
-		if err != nil {
-			return nil, err
-		}
-		if seen[m.Address] {
-			return nil, fmt.Errorf("server %q is listed twice", m.Address)
-		}
-		seen[m.Address] = true
-		members = append(members, m)
-	}
-	return members, nil
-}
-
-// ParseMember parses one host[:port][:observer|:participant] entry. IPv6
-// hosts are bracketed: [::1]:2181.
-func ParseMember(s string) (Member, error) {
-	s = strings.TrimSpace(s)
-	var m Member
-	rest := s
-	if base, role, ok := cutRole(rest); ok {
-		rest = base
-		m.Observer = role == "observer"
-	}
-	host, port := rest, DefaultPort
-	if strings.HasPrefix(rest, "[") {
-		end := strings.IndexByte(rest, ']')
-		if end < 0 {
-			return Member{}, fmt.Errorf("server %q: unclosed [ in IPv6 address", s)
-		}
-		host = rest[1:end]
-		switch tail := rest[end+1:]; {
-		case tail == "":
-		case strings.HasPrefix(tail, ":"):
-			port = tail[1:]
-		default:
-			return Member{}, fmt.Errorf("server %q: unexpected %q after ]", s, tail)
-		}
-	} else if h, p, ok := strings.Cut(rest, ":"); ok {
-		if strings.Contains(p, ":") {
-			return Member{}, fmt.Errorf("server %q: want host[:port][:observer] (bracket IPv6 addresses)", s)
-		}
-		host, port = h, p
-	}
-	if host == "" {
-		return Member{}, fmt.Errorf("server %q: empty host", s)
-	}
-	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-		return Member{}, fmt.Errorf("server %q: port %q is not a number from 1 to 65535", s, port)
-	}
-	m.Address = net.JoinHostPort(host, port)
-	return m, nil
-}
-
-func cutRole(s string) (string, string, bool) {
-	i := strings.LastIndexByte(s, ':')
-	if i < 0 {
-		return s, "", false
-	}
-	switch role := strings.ToLower(s[i+1:]); role {
-	case "observer", "participant":
-		return s[:i], role, true
-	}
-	return s, "", false
 }
 
 // Voters and Observers count the configured roles.
@@ -327,26 +303,12 @@ func Decode(r io.Reader, d Defaults) (*Config, error) {
 			}
 			seen[m.Address] = true
 		}
-		e.Discover = e.Discover || d.Discover
-		if e.Timeout == 0 {
-			e.Timeout = Duration(d.Timeout)
-		}
-		if e.AdminPort == 0 {
-			e.AdminPort = d.AdminPort
-		}
-		if e.AdminScheme == "" {
-			e.AdminScheme = d.AdminScheme
-		}
-		if err := checkAdmin(e.AdminPort, e.AdminScheme); err != nil {
+		if err := d.apply(e); err != nil {
 			return nil, fmt.Errorf("%s (%s): %w", where, e.Name, err)
 		}
-		tlsSettings := e.TLS
-		if tlsSettings == nil {
-			tlsSettings = d.TLS
-		}
-		if err := e.SetTLS(tlsSettings); err != nil {
-			return nil, fmt.Errorf("%s (%s): tls: %w", where, e.Name, err)
-		}
+	}
+	if err := cfg.SetDefaults(d); err != nil {
+		return nil, err
 	}
 	return &cfg, nil
 }

@@ -14,8 +14,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/zookeeper-exporter/zookeeper_exporter/collector"
 	"github.com/zookeeper-exporter/zookeeper_exporter/config"
+	"github.com/zookeeper-exporter/zookeeper_exporter/ensemble"
 )
 
 // Exit statuses.
@@ -64,10 +64,10 @@ type Ensemble struct {
 // Run polls every ensemble once and prints the report as output says
 // (table or json), or with member set only the answer for that member. It
 // returns the exit status.
-func Run(w io.Writer, cfg *config.Config, scraper *collector.Scraper, output, member string) int {
+func Run(w io.Writer, cfg *config.Config, poller *ensemble.Poller, output, member string) int {
 	var reports []Ensemble
 	for _, e := range cfg.Ensembles {
-		r, _ := scraper.Poll(context.Background(), collector.TargetOf(e, time.Duration(e.Timeout)))
+		r := poller.Poll(context.Background(), ensemble.TargetOf(e, time.Duration(e.Timeout)))
 		reports = append(reports, Report(r))
 	}
 	switch {
@@ -87,7 +87,7 @@ func Run(w io.Writer, cfg *config.Config, scraper *collector.Scraper, output, me
 }
 
 // Report builds an ensemble's report from one poll.
-func Report(r collector.Result) Ensemble {
+func Report(r ensemble.Result) Ensemble {
 	v := r.View
 	e := Ensemble{Name: r.Target.Name, Leaders: len(v.Leaders), Voters: v.Voters, VotersUp: v.VotersUp,
 		QuorumSize: v.QuorumSize, Quorum: v.Quorum, FailureTolerance: v.FailureTolerance}
@@ -114,7 +114,7 @@ func Report(r collector.Result) Ensemble {
 	for i, s := range r.Members {
 		m := Member{Server: s.Member.Address, Role: v.Roles[i], State: s.State, SafeToStop: v.SafeToStop[i], Why: v.StopReason[i]}
 		if !s.Up {
-			m.Down = collector.DownReason(s.Err)
+			m.Down = ensemble.DownReason(s.Err)
 		}
 		if v.HasLag[i] {
 			lag := v.ZxidLag[i]
@@ -150,7 +150,7 @@ func Report(r collector.Result) Ensemble {
 	return e
 }
 
-func anyUp(r collector.Result) bool {
+func anyUp(r ensemble.Result) bool {
 	for _, s := range r.Members {
 		if s.Up {
 			return true

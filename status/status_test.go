@@ -8,7 +8,6 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/zookeeper-exporter/zookeeper_exporter/collector"
 	"github.com/zookeeper-exporter/zookeeper_exporter/config"
 	"github.com/zookeeper-exporter/zookeeper_exporter/ensemble"
 	"github.com/zookeeper-exporter/zookeeper_exporter/fourletter"
@@ -28,14 +27,14 @@ func member(addr, state string, observer bool) ensemble.MemberSnapshot {
 	return s
 }
 
-func result(members ...ensemble.MemberSnapshot) collector.Result {
-	return collector.NewResult(collector.Target{Name: "prod"}, members, nil, 0)
+func result(members ...ensemble.MemberSnapshot) ensemble.Result {
+	return ensemble.NewResult(ensemble.Target{Name: "prod"}, members, nil, 0)
 }
 
 func TestReport(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
-		r       collector.Result
+		r       ensemble.Result
 		exit    int
 		verdict string
 	}{

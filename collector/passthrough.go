@@ -4,8 +4,6 @@ import (
 	"math"
 	"sort"
 	"strings"
-	"sync"
-	"sync/atomic"
 
 	"github.com/zookeeper-exporter/zookeeper_exporter/fourletter"
 )
@@ -17,74 +15,6 @@ const (
 	kindCounter
 	kindSummary
 )
-
-// curated is a mntr key (or srvr line) with a name of its own. Help says
-// where the value comes from; srvr stands in when mntr is refused.
-type curated struct {
-	key  string // mntr key without zk_
-	name string // metric name without zookeeper_
-	help string
-	kind valueKind
-	ms   bool // ZooKeeper's milliseconds, exposed in seconds
-	// srvr reads the same value from a srvr reply, when srvr has it.
-	srvr func(*fourletter.Srvr) (float64, bool)
-}
-
-// curatedMntr is the table of mntr keys with curated names (the README lists them).
-var curatedMntr = []curated{
-	{key: "outstanding_requests", name: "outstanding_requests", help: "Requests queued on the member (mntr zk_outstanding_requests, srvr Outstanding).",
-		srvr: func(s *fourletter.Srvr) (float64, bool) { return s.Outstanding, s.HasOutstanding }},
-	{key: "num_alive_connections", name: "alive_connections", help: "Client connections open on the member, the exporter's own included (mntr zk_num_alive_connections, srvr Connections).",
-		srvr: func(s *fourletter.Srvr) (float64, bool) { return s.Connections, s.HasConnections }},
-	{key: "znode_count", name: "znodes", help: "Znodes in the member's data tree (mntr zk_znode_count, srvr Node count).",
-		srvr: func(s *fourletter.Srvr) (float64, bool) { return s.NodeCount, s.HasNodeCount }},
-	{key: "watch_count", name: "watches", help: "Watches set on the member (mntr zk_watch_count)."},
-	{key: "ephemerals_count", name: "ephemerals", help: "Ephemeral znodes (mntr zk_ephemerals_count)."},
-	{key: "approximate_data_size", name: "approximate_data_size_bytes", help: "Approximate size of the data tree in bytes (mntr zk_approximate_data_size)."},
-	{key: "open_file_descriptor_count", name: "open_file_descriptors", help: "File descriptors the member's JVM has open (mntr zk_open_file_descriptor_count)."},
-	{key: "max_file_descriptor_count", name: "max_file_descriptors", help: "File descriptor limit of the member's JVM (mntr zk_max_file_descriptor_count)."},
-	{key: "packets_received", name: "packets_received_total", kind: kindCounter, help: "Packets received since start or the last srst (mntr zk_packets_received, srvr Received).",
-		srvr: func(s *fourletter.Srvr) (float64, bool) { return s.Received, s.HasReceived }},
-	{key: "packets_sent", name: "packets_sent_total", kind: kindCounter, help: "Packets sent since start or the last srst (mntr zk_packets_sent, srvr Sent).",
-		srvr: func(s *fourletter.Srvr) (float64, bool) { return s.Sent, s.HasSent }},
-	{key: "min_latency", name: "latency_min_seconds", ms: true, help: "Smallest request latency since start or the last srst (mntr zk_min_latency, srvr Latency min, ms converted to seconds).",
-		srvr: func(s *fourletter.Srvr) (float64, bool) { return s.LatencyMin, s.HasLatency }},
-	{key: "avg_latency", name: "latency_avg_seconds", ms: true, help: "Average request latency since start or the last srst (mntr zk_avg_latency, srvr Latency avg, ms converted to seconds).",
-		srvr: func(s *fourletter.Srvr) (float64, bool) { return s.LatencyAvg, s.HasLatency }},
-	{key: "max_latency", name: "latency_max_seconds", ms: true, help: "Largest request latency since start or the last srst (mntr zk_max_latency, srvr Latency max, ms converted to seconds).",
-		srvr: func(s *fourletter.Srvr) (float64, bool) { return s.LatencyMax, s.HasLatency }},
-	{key: "uptime", name: "uptime_seconds", ms: true, help: "Time since the member's server started (mntr zk_uptime, 3.6+)."},
-	{key: "leader_uptime", name: "leader_uptime_seconds", ms: true, help: "Time since this member became leader (mntr zk_leader_uptime, leader only, 3.6+)."},
-	{key: "learners", name: "learners", help: "Followers and observers connected to this leader (mntr zk_learners; zk_followers before 3.6)."},
-	{key: "followers", name: "learners", help: "Followers and observers connected to this leader (mntr zk_learners; zk_followers before 3.6)."},
-	{key: "synced_followers", name: "synced_followers", help: "Voting followers in sync with this leader (mntr zk_synced_followers, leader only)."},
-	{key: "synced_non_voting_followers", name: "synced_non_voting_followers", help: "Non-voting followers in sync with this leader (mntr zk_synced_non_voting_followers, leader only)."},
-	{key: "synced_observers", name: "synced_observers", help: "Observers in sync with this leader (mntr zk_synced_observers, leader only)."},
-	{key: "pending_syncs", name: "pending_syncs", help: "Learners waiting to sync with this leader (mntr zk_pending_syncs, leader only)."},
-	{key: "quorum_size", name: "voting_members", help: "Voting members in this member's configuration (mntr zk_quorum_size, which counts voters, not the majority)."},
-}
-
-var curatedByKey = func() map[string]*curated {
-	m := make(map[string]*curated, len(curatedMntr))
-	for i := range curatedMntr {
-		m[curatedMntr[i].key] = &curatedMntr[i]
-	}
-	return m
-}()
-
-// reservedNames are metric names (without zookeeper_) the exporter derives
-// itself; a passthrough mntr key that would take one is prefixed "mntr_".
-var reservedNames = func() map[string]bool {
-	r := map[string]bool{}
-	for _, c := range curatedMntr {
-		r[c.name] = true
-	}
-	for _, n := range []string{"up", "serving", "server_state", "server_info", "zxid_epoch", "zxid_sequence", "zxid_lag",
-		"four_letter_word_allowed", "malformed_lines"} {
-		r[n] = true
-	}
-	return r
-}()
 
 // counterKeys are the mntr keys that only go up (until a restart or srst),
 // from ZooKeeper's ServerMetrics; they become counters named *_total.
@@ -172,7 +102,7 @@ func statIndex(stat string) int {
 // metrics, in the same order. It runs for every member on every scrape, so
 // it keys its maps by substrings of the reply and caches the names it
 // derives from a key.
-func mapMntr(m *fourletter.Mntr) []mntrMetric {
+func (n *Names) mapMntr(m *fourletter.Mntr) []mntrMetric {
 	// Pass 1: which samples belong to summaries. Default provider: a stem
 	// with both cnt_ and sum_ (zk_max_file_descriptor_count has neither).
 	// Prometheus provider: name{quantile=...} with name_count and name_sum.
@@ -242,10 +172,10 @@ func mapMntr(m *fourletter.Mntr) []mntrMetric {
 				continue
 			}
 		}
-		out = append(out, passthrough(s))
+		out = append(out, n.passthrough(s))
 	}
 	for _, g := range order {
-		out = append(out, summaryMetrics(g)...)
+		out = append(out, n.summaryMetrics(g)...)
 	}
 	return out
 }
@@ -267,40 +197,13 @@ type passthroughSpec struct {
 	maxHelp    string // summaries: the help of the _max gauge
 }
 
-var (
-	passthroughSpecs sync.Map // key -> passthroughSpec
-	summarySpecs     sync.Map // stem or "\x00"+stem (keyed) -> passthroughSpec
-	cachedSpecs      atomic.Int64
-)
-
-// maxCachedSpecs bounds the caches: keys carrying a namespace are unbounded
-// in principle.
-const maxCachedSpecs = 20000
-
-// cacheNames can be turned off by the fuzz test: a cache makes the code an
-// input runs depend on the inputs before it, which blinds coverage-guided
-// fuzzing.
-var cacheNames = true
-
-func cacheSpec(m *sync.Map, key string, spec passthroughSpec) {
-	if cacheNames && cachedSpecs.Load() < maxCachedSpecs {
-		// Clone: the key is a substring of a reply, which must not be kept
-		// alive by the cache.
-		if _, loaded := m.LoadOrStore(strings.Clone(key), spec); !loaded {
-			cachedSpecs.Add(1)
-		}
-	}
-}
-
 // passthrough names a plain sample: counters get _total (and lose a _count
 // that would read as a summary's), milliseconds become seconds.
-func passthrough(s fourletter.Sample) mntrMetric {
-	var spec passthroughSpec
-	if v, ok := passthroughSpecs.Load(s.Key); ok && cacheNames {
-		spec = v.(passthroughSpec)
-	} else {
+func (n *Names) passthrough(s fourletter.Sample) mntrMetric {
+	spec, ok := n.spec(s.Key)
+	if !ok {
 		spec = newPassthroughSpec(s.Key)
-		cacheSpec(&passthroughSpecs, s.Key, spec)
+		n.keepSpec(s.Key, spec)
 	}
 	mm := mntrMetric{name: spec.name, help: spec.help, kind: spec.kind, value: s.Value / spec.divisor}
 	if len(s.Labels) > 0 {
@@ -334,13 +237,15 @@ func newPassthroughSpec(key string) passthroughSpec {
 	return spec
 }
 
-func summarySpec(g *summaryGroup) passthroughSpec {
-	id := g.stem
+func (n *Names) summarySpec(g *summaryGroup) passthroughSpec {
+	// "\x01": summary stems and plain keys share the cache; "\x00" marks a
+	// keyed stem.
+	id := "\x01" + g.stem
 	if g.key != "" {
-		id = "\x00" + g.stem
+		id = "\x01\x00" + g.stem
 	}
-	if v, ok := summarySpecs.Load(id); ok && cacheNames {
-		return v.(passthroughSpec)
+	if spec, ok := n.spec(id); ok {
+		return spec
 	}
 	spec := passthroughSpec{name: g.stem, divisor: 1, kind: kindSummary,
 		help: "ZooKeeper mntr zk_{avg,min,max,cnt,sum,p50,p95,p99,p999}_" + keyPlaceholder(g.key) + g.stem}
@@ -351,12 +256,12 @@ func summarySpec(g *summaryGroup) passthroughSpec {
 	spec.name = unreserve(spec.name)
 	spec.help += "."
 	spec.maxHelp = "ZooKeeper mntr zk_max_" + keyPlaceholder(g.key) + g.stem + ": the maximum since start or the last srst."
-	cacheSpec(&summarySpecs, id, spec)
+	n.keepSpec(id, spec)
 	return spec
 }
 
-func summaryMetrics(g *summaryGroup) []mntrMetric {
-	spec := summarySpec(g)
+func (n *Names) summaryMetrics(g *summaryGroup) []mntrMetric {
+	spec := n.summarySpec(g)
 	var labelNames, labelValues []string
 	if g.key != "" || len(g.labels) > 0 {
 		labelNames = make([]string, 0, len(g.labels)+1)
@@ -458,7 +363,7 @@ func millis(name string) (string, bool) {
 }
 
 func unreserve(name string) string {
-	if reservedNames[name] || strings.HasPrefix(name, "exporter_") || strings.HasPrefix(name, "ensemble_") || strings.HasPrefix(name, "member_") {
+	if fixedNames[name] || strings.HasPrefix(name, "exporter_") || strings.HasPrefix(name, "ensemble_") || strings.HasPrefix(name, "member_") {
 		return "mntr_" + name
 	}
 	return name

@@ -1,12 +1,9 @@
-package collector
+package main
 
 import (
 	"compress/gzip"
-	"fmt"
-	"hash/fnv"
 	"io"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,18 +14,22 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/zookeeper-exporter/zookeeper_exporter/collector"
 	"github.com/zookeeper-exporter/zookeeper_exporter/config"
+	"github.com/zookeeper-exporter/zookeeper_exporter/ensemble"
 )
 
-// Handler serves /metrics (every configured ensemble) and /probe (one).
+// Handler serves /metrics (every configured ensemble) and /probe (one): it
+// polls (ensemble.Poller) and hands the results to the collectors.
 type Handler struct {
-	Source  *config.Source
-	Scraper *Scraper
+	Source *config.Source
+	Poller *ensemble.Poller
+	// Names caches what the passthrough derives from mntr keys.
+	Names *collector.Names
 	// Global is gathered with /metrics: build info, reload status, Go and
 	// process metrics.
-	Global   prometheus.Gatherer
-	Defaults config.Defaults
-	Logger   log.Logger
+	Global prometheus.Gatherer
+	Logger log.Logger
 	// TimeoutOffset is taken off Prometheus' scrape timeout header so the
 	// answer reaches Prometheus before it gives up.
 	TimeoutOffset  time.Duration
@@ -52,20 +53,14 @@ func (h *Handler) scrapeTimeout(r *http.Request, timeout time.Duration) time.Dur
 	return min(timeout, limit)
 }
 
-func (h *Handler) target(r *http.Request, e config.Ensemble) Target {
-	return TargetOf(e, h.scrapeTimeout(r, time.Duration(e.Timeout)))
-}
-
-// TargetOf is the poll of a configured ensemble, with a member deadline.
-func TargetOf(e config.Ensemble, timeout time.Duration) Target {
-	return Target{Name: e.Name, Members: e.Servers, Timeout: timeout, TLS: e.ClientTLS(), AdminPort: e.AdminPort, AdminScheme: e.AdminScheme,
-		Discover: e.Discover}
+func (h *Handler) target(r *http.Request, e config.Ensemble) ensemble.Target {
+	return ensemble.TargetOf(e, h.scrapeTimeout(r, time.Duration(e.Timeout)))
 }
 
 // ServeMetrics polls every configured ensemble.
 func (h *Handler) ServeMetrics(w http.ResponseWriter, r *http.Request) {
 	cfg := h.Source.Get()
-	targets := make([]Target, 0, len(cfg.Ensembles))
+	targets := make([]ensemble.Target, 0, len(cfg.Ensembles))
 	for _, e := range cfg.Ensembles {
 		targets = append(targets, h.target(r, e))
 	}
@@ -85,7 +80,7 @@ func (h *Handler) ServeProbe(w http.ResponseWriter, r *http.Request) {
 	cfg := h.Source.Get()
 	for _, e := range cfg.Ensembles {
 		if e.Name == name {
-			h.serve(w, r, []Target{h.target(r, e)}, nil)
+			h.serve(w, r, []ensemble.Target{h.target(r, e)}, nil)
 			return
 		}
 	}
@@ -94,57 +89,31 @@ func (h *Handler) ServeProbe(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "target is neither a configured ensemble nor a list of host:port: "+err.Error(), http.StatusBadRequest)
 		return
 	}
-	// Settings (timeout, TLS) come from the ensemble the first member belongs
-	// to, else from the flags.
-	e := config.Ensemble{Name: name, Servers: members, Timeout: config.Duration(h.Defaults.Timeout)}
-	e.SetTLS(h.Defaults.TLS)
-	var owner *config.Ensemble
-	for i, m := range members {
-		o := cfg.EnsembleOf(m.Address)
-		if o == nil && !h.AllowAnyTarget {
-			http.Error(w, "target "+m.Address+" is not a configured member (see --probe.allow-any-target)", http.StatusBadRequest)
-			return
-		}
-		switch {
-		case i == 0:
-			owner = o
-		case o != owner:
-			owner = nil // members of several ensembles, or of none: no one name
-		}
-	}
-	e.AdminPort, e.AdminScheme, e.Discover = h.Defaults.AdminPort, h.Defaults.AdminScheme, h.Defaults.Discover
-	e.Name = probeName(members, owner)
-	if owner != nil {
-		e.Timeout = owner.Timeout
-		e.CopyTLS(owner)
-		e.AdminPort, e.AdminScheme, e.Discover = owner.AdminPort, owner.AdminScheme, owner.Discover
-	}
-	h.serve(w, r, []Target{h.target(r, e)}, nil)
-}
-
-// probeName is the ensemble label of an ad-hoc /probe list: the configured
-// ensemble's name when every member belongs to it, else "probe-" and a
-// short hash of the sorted members, stable whatever their order.
-func probeName(members []config.Member, owner *config.Ensemble) string {
-	if owner != nil {
-		return owner.Name
-	}
-	addrs := make([]string, len(members))
-	for i, m := range members {
-		addrs[i] = m.Address
-	}
-	slices.Sort(addrs)
-	h := fnv.New32a()
-	h.Write([]byte(strings.Join(addrs, ",")))
-	return fmt.Sprintf("probe-%08x", h.Sum32())
-}
-
-func (h *Handler) serve(w http.ResponseWriter, r *http.Request, targets []Target, global prometheus.Gatherer) {
-	reg := prometheus.NewRegistry()
-	if err := reg.Register(&Collector{Ctx: r.Context(), Scraper: h.Scraper, Targets: targets}); err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
+	// Settings (timeout, TLS) come from the configured ensemble the
+	// members belong to, else from the flags (TLS built at load).
+	e, unconfigured := cfg.AdHoc(members)
+	if len(unconfigured) > 0 && !h.AllowAnyTarget {
+		http.Error(w, "target "+unconfigured[0]+" is not a configured member (see --probe.allow-any-target)", http.StatusBadRequest)
 		return
 	}
+	h.serve(w, r, []ensemble.Target{h.target(r, e)}, nil)
+}
+
+// serve polls every target in parallel, under the scrape's own deadline
+// (a member not heard from by then is down with reason timeout), and
+// serves their metrics.
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, targets []ensemble.Target, global prometheus.Gatherer) {
+	results := make([]ensemble.Result, len(targets))
+	var wg sync.WaitGroup
+	for i, t := range targets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = h.Poller.Poll(r.Context(), t)
+		}()
+	}
+	wg.Wait()
+	reg := collector.Registry(results, h.Names, h.Logger)
 	var g prometheus.Gatherer = reg
 	if global != nil {
 		g = prometheus.Gatherers{global, reg}

@@ -1,7 +1,7 @@
 // Package collector polls every member of a ZooKeeper ensemble at once,
 // derives what no single member can say (quorum, leaders, voters up, safe to
 // stop) and exposes it all as Prometheus metrics.
-package collector
+package ensemble
 
 import (
 	"bytes"
@@ -17,7 +17,6 @@ import (
 
 	"github.com/zookeeper-exporter/zookeeper_exporter/adminserver"
 	"github.com/zookeeper-exporter/zookeeper_exporter/config"
-	"github.com/zookeeper-exporter/zookeeper_exporter/ensemble"
 	"github.com/zookeeper-exporter/zookeeper_exporter/fourletter"
 )
 
@@ -27,26 +26,26 @@ import (
 // would show a member restarted with another server list late.
 var Commands = []string{"srvr", "mntr", "conf"}
 
-// Poller asks the four-letter words of every member.
-type Poller struct {
+// memberPoller asks the four-letter words of every member.
+type memberPoller struct {
 	Client *fourletter.Client
 	Logger log.Logger
 	// refusedOnce remembers which member refused which word, so an expected
 	// whitelist refusal is logged once, not every scrape.
-	// It is shared by the pollers of one Scraper.
+	// It is shared by the member pollers of one Poller.
 	refusedOnce *sync.Map
 	// slots bounds the members polled at once across every ensemble (each
 	// holds up to four connections); nil means no bound.
 	slots chan struct{}
 	// Admin, when set, reads the AdminServer where mntr or conf are refused.
 	Admin *adminserver.Client
+	// heard, when set, is told of each member as soon as it is polled, so a
+	// scrape that gives up waiting keeps what was heard (see Poller.Poll).
+	heard func(MemberSnapshot)
 }
 
 // errUnusable: the member answered, but nothing it said could be parsed.
 var errUnusable = errors.New("no usable reply")
-
-// DownReasons are the values of zookeeper_member_down_reason{reason}.
-var DownReasons = []string{"refused", "timeout", "reset", "tls", "resolve", "empty", "garbage", "no_slot", "other"}
 
 // DownReason names why a member gave nothing usable, from a fixed set (the
 // error text itself never becomes a label).
@@ -81,8 +80,8 @@ var errNoSlot = errors.New("no free poll slot before the deadline (see --zookeep
 // PollEnsemble polls every member concurrently, each under its own timeout
 // (bounded by ctx): a member that hangs costs its own deadline and nothing
 // more.
-func (p *Poller) PollEnsemble(ctx context.Context, members []config.Member, timeout time.Duration) []ensemble.MemberSnapshot {
-	out := make([]ensemble.MemberSnapshot, len(members))
+func (p *memberPoller) PollEnsemble(ctx context.Context, members []config.Member, timeout time.Duration) []MemberSnapshot {
+	out := make([]MemberSnapshot, len(members))
 	// Every member has the same deadline, and the wait for a poll slot
 	// counts against it, so a scrape stays bounded by one deadline whatever
 	// the load. A goroutine starts only once its member has a slot: a
@@ -95,7 +94,7 @@ func (p *Poller) PollEnsemble(ctx context.Context, members []config.Member, time
 			select {
 			case p.slots <- struct{}{}:
 			case <-ctx.Done():
-				out[i] = ensemble.MemberSnapshot{Member: m, State: ensemble.StateUnknown, Allowed: map[string]bool{}, Err: errNoSlot, Duration: timeout}
+				out[i] = MemberSnapshot{Member: m, State: StateUnknown, Allowed: map[string]bool{}, Err: errNoSlot, Duration: timeout}
 				level.Warn(p.Logger).Log("msg", "Member not polled", "server", m.Address, "err", errNoSlot)
 				continue
 			}
@@ -107,6 +106,9 @@ func (p *Poller) PollEnsemble(ctx context.Context, members []config.Member, time
 				defer func() { <-p.slots }()
 			}
 			out[i] = p.PollMember(ctx, m)
+			if p.heard != nil {
+				p.heard(out[i])
+			}
 		}()
 	}
 	wg.Wait()
@@ -120,9 +122,9 @@ type reply struct {
 
 // PollMember asks srvr, mntr and conf of one member in parallel and falls
 // back to ruok only when none of them gave anything usable.
-func (p *Poller) PollMember(ctx context.Context, m config.Member) ensemble.MemberSnapshot {
+func (p *memberPoller) PollMember(ctx context.Context, m config.Member) MemberSnapshot {
 	start := time.Now()
-	snap := ensemble.MemberSnapshot{Member: m, State: ensemble.StateUnknown, Allowed: map[string]bool{}}
+	snap := MemberSnapshot{Member: m, State: StateUnknown, Allowed: map[string]bool{}}
 	replies := make([]reply, len(Commands))
 	var wg sync.WaitGroup
 	for i, cmd := range Commands {
@@ -196,7 +198,7 @@ func (p *Poller) PollMember(ctx context.Context, m config.Member) ensemble.Membe
 	return snap
 }
 
-func (p *Poller) firstRefusal(addr, cmd string) bool {
+func (p *memberPoller) firstRefusal(addr, cmd string) bool {
 	if p.refusedOnce == nil {
 		return true
 	}
@@ -205,9 +207,9 @@ func (p *Poller) firstRefusal(addr, cmd string) bool {
 }
 
 // fromAdmin fills what the whitelist refused from the AdminServer, which
-// ignores it: monitor for mntr, voting_view and configuration for conf. It
-// reports whether the AdminServer says the member is not serving.
-func (p *Poller) fromAdmin(ctx context.Context, snap *ensemble.MemberSnapshot) (notServing bool) {
+// ignores it: monitor for mntr, the membership for conf. It reports
+// whether the AdminServer says the member is not serving.
+func (p *memberPoller) fromAdmin(ctx context.Context, snap *MemberSnapshot) (notServing bool) {
 	refused := func(cmd string) bool { allowed, asked := snap.Allowed[cmd]; return asked && !allowed }
 	addr := snap.Member.Address
 	var wg sync.WaitGroup
@@ -215,20 +217,16 @@ func (p *Poller) fromAdmin(ctx context.Context, snap *ensemble.MemberSnapshot) (
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			body, err := p.Admin.Get(ctx, addr, "monitor")
-			if errors.Is(err, fourletter.ErrNotServing) {
+			m, err := p.Admin.Monitor(ctx, addr)
+			switch {
+			case errors.Is(err, fourletter.ErrNotServing):
 				notServing = true
-				return
+			case err != nil:
+				level.Debug(p.Logger).Log("msg", "AdminServer monitor failed", "server", addr, "err", err)
+			default:
+				snap.Mntr = &m
+				snap.Malformed += m.Malformed
 			}
-			if err == nil {
-				var m fourletter.Mntr
-				if m, err = adminserver.ParseMonitor(body); err == nil {
-					snap.Mntr = &m
-					snap.Malformed += m.Malformed
-					return
-				}
-			}
-			level.Debug(p.Logger).Log("msg", "AdminServer monitor failed", "server", addr, "err", err)
 		}()
 	}
 	var conf *fourletter.Conf
@@ -236,23 +234,11 @@ func (p *Poller) fromAdmin(ctx context.Context, snap *ensemble.MemberSnapshot) (
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			vv, err := p.Admin.Get(ctx, addr, "voting_view")
-			var cfg []byte
-			if err == nil {
-				cfg, err = p.Admin.Get(ctx, addr, "configuration")
-			}
-			var c fourletter.Conf
-			if err == nil {
-				c.Servers, err = adminserver.ParseVotingView(vv)
-			}
-			if err == nil {
-				c.ServerID, err = adminserver.ParseServerID(cfg)
-			}
+			c, err := p.Admin.Membership(ctx, addr)
 			if err != nil {
 				level.Debug(p.Logger).Log("msg", "AdminServer membership failed", "server", addr, "err", err)
 				return
 			}
-			c.HasMembership = true
 			conf = &c
 		}()
 	}
@@ -267,22 +253,37 @@ func (p *Poller) fromAdmin(ctx context.Context, snap *ensemble.MemberSnapshot) (
 	return notServing
 }
 
+// Snapshot is what a member's replies say (word to raw reply), parsed
+// without any I/O: the poller's own parsing, for tests and benchmarks that
+// start from recorded replies.
+func Snapshot(m config.Member, replies map[string][]byte) MemberSnapshot {
+	p := memberPoller{Logger: log.NewNopLogger()}
+	s := MemberSnapshot{Member: m, State: StateUnknown, Allowed: map[string]bool{}}
+	for _, cmd := range Commands {
+		if body, ok := replies[cmd]; ok && p.parse(&s, cmd, body) {
+			s.Up, s.Allowed[cmd] = true, true
+		}
+	}
+	finishState(&s, false)
+	return s
+}
+
 // finishState sets State and Serving from what the member said: srvr's Mode
 // first, then mntr's zk_server_state, then a "not serving" refusal.
-func finishState(snap *ensemble.MemberSnapshot, notServing bool) {
+func finishState(snap *MemberSnapshot, notServing bool) {
 	switch {
 	case snap.Srvr != nil:
 		snap.State = normaliseState(snap.Srvr.Mode)
 	case snap.Mntr != nil && snap.Mntr.ServerState != "":
 		snap.State = normaliseState(snap.Mntr.ServerState)
 	case notServing:
-		snap.State = ensemble.StateNotServing
+		snap.State = StateNotServing
 	}
-	snap.Serving = snap.State != ensemble.StateUnknown && snap.State != ensemble.StateNotServing
+	snap.Serving = snap.State != StateUnknown && snap.State != StateNotServing
 }
 
 // parse fills snap from one reply and says whether the reply was usable.
-func (p *Poller) parse(snap *ensemble.MemberSnapshot, cmd string, body []byte) bool {
+func (p *memberPoller) parse(snap *MemberSnapshot, cmd string, body []byte) bool {
 	var err error
 	switch cmd {
 	case "srvr":
@@ -316,7 +317,7 @@ func normaliseState(s string) string {
 	case "leader", "follower", "observer", "standalone":
 		return s
 	case "read-only", "read_only", "readonly":
-		return ensemble.StateReadOnly
+		return StateReadOnly
 	}
-	return ensemble.StateUnknown
+	return StateUnknown
 }

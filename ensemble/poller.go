@@ -1,0 +1,228 @@
+package ensemble
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/go-kit/log"
+
+	"github.com/zookeeper-exporter/zookeeper_exporter/adminserver"
+	"github.com/zookeeper-exporter/zookeeper_exporter/config"
+	"github.com/zookeeper-exporter/zookeeper_exporter/fourletter"
+)
+
+// Target is one ensemble to poll, as resolved for one scrape.
+type Target struct {
+	Name    string
+	Members []config.Member
+	Timeout time.Duration
+	// TLS, when set, is used towards the members' secure client port (and
+	// an https AdminServer).
+	TLS *tls.Config
+	// AdminPort, when not 0, is the members' AdminServer port, read where
+	// the whitelist refuses mntr or conf; AdminScheme is http or https.
+	AdminPort   int
+	AdminScheme string
+	// Discover: Members are seeds; the ensemble's membership says whom
+	// else to poll, and the roles.
+	Discover bool
+}
+
+// TargetOf is the poll of a configured ensemble, with a member deadline.
+func TargetOf(e config.Ensemble, timeout time.Duration) Target {
+	return Target{Name: e.Name, Members: e.Servers, Timeout: timeout, TLS: e.ClientTLS(), AdminPort: e.AdminPort, AdminScheme: e.AdminScheme,
+		Discover: e.Discover}
+}
+
+// stateKey identifies an ensemble across scrapes (and reloads): its name,
+// members and discovery, not the settings of one configuration load.
+func (t Target) stateKey() string {
+	k := t.Name + "\x00" + strconv.FormatBool(t.Discover)
+	for _, m := range t.Members {
+		k += "\x00" + m.Address + strconv.FormatBool(m.Observer)
+	}
+	return k
+}
+
+// pollKey identifies a poll that concurrent scrapes may share: the same
+// ensemble asked the same way.
+func (t Target) pollKey() string {
+	return fmt.Sprintf("%s\x00%p\x00%d\x00%d%s", t.stateKey(), t.TLS, t.Timeout, t.AdminPort, t.AdminScheme)
+}
+
+// Result is one poll of every member of a target, and what it implies.
+type Result struct {
+	Target   Target
+	Members  []MemberSnapshot
+	View     View
+	Duration time.Duration
+	// Unaddressable counts, with discovery, the servers of the membership
+	// whose client address cannot be told (-1: no discovery).
+	Unaddressable int
+}
+
+// NewResult derives the view of one poll; fallback is the membership to use
+// where no member tells its own (see Derive).
+func NewResult(t Target, snaps []MemberSnapshot, fallback *Membership, took time.Duration) Result {
+	return Result{Target: t, Members: snaps, View: Derive(snaps, fallback), Duration: took, Unaddressable: -1}
+}
+
+// Poller polls targets and shares a poll in flight between concurrent
+// scrapes of the same ensemble, so several Prometheus replicas do not each
+// send their own round of words to every member.
+type Poller struct {
+	Logger log.Logger
+	// Resolver looks up member names; nil means the system's.
+	Resolver *net.Resolver
+	mu       sync.Mutex
+	flights  map[string]*flight
+	refused  sync.Map
+	slots    chan struct{}
+	// admin keeps one HTTP client per TLS configuration, so AdminServer
+	// connections are reused across scrapes; bounded, as every
+	// configuration load builds new TLS configurations.
+	admin bounded[*tls.Config, *http.Client]
+	// states holds, per ensemble, what discovery learned, the last
+	// /zookeeper/config read and the last membership told.
+	states bounded[string, *targetState]
+}
+
+// DefaultMaxConcurrency is how many members are polled at once by default.
+const DefaultMaxConcurrency = 256
+
+// NewPoller returns a Poller that logs to logger and polls at most
+// maxConcurrency members at once across all ensembles (0: no bound). A
+// member holds up to four connections while polled.
+func NewPoller(logger log.Logger, maxConcurrency int) *Poller {
+	p := &Poller{Logger: logger, admin: bounded[*tls.Config, *http.Client]{max: 64}, states: bounded[string, *targetState]{max: maxTargetStates}}
+	if maxConcurrency > 0 {
+		p.slots = make(chan struct{}, maxConcurrency)
+	}
+	return p
+}
+
+func (p *Poller) adminHTTP(tlsConfig *tls.Config) *http.Client {
+	return p.admin.get(tlsConfig, func() *http.Client {
+		tr := &http.Transport{TLSClientConfig: tlsConfig, MaxIdleConnsPerHost: 2, IdleConnTimeout: 2 * time.Minute,
+			DialContext: (&net.Dialer{Resolver: p.Resolver}).DialContext}
+		return &http.Client{Transport: tr}
+	})
+}
+
+// state returns what is remembered of the target.
+func (p *Poller) state(t Target) *targetState {
+	return p.states.get(t.stateKey(), func() *targetState { return &targetState{} })
+}
+
+// flight is one poll in progress, shared by the scrapes that ask for the
+// same target meanwhile.
+type flight struct {
+	done   chan struct{}
+	result Result
+	mu     sync.Mutex
+	heard  map[string]MemberSnapshot
+}
+
+func (f *flight) record(s MemberSnapshot) {
+	f.mu.Lock()
+	f.heard[s.Member.Address] = s
+	f.mu.Unlock()
+}
+
+// Poll returns the snapshot of one target: every member, always. A member
+// not heard from when ctx ends (the scrape's own deadline) is down with
+// reason timeout, the members heard from by then keep what they said; the
+// shared poll carries on for the other scrapes that wait for it, bounded
+// by the members' own deadlines.
+func (p *Poller) Poll(ctx context.Context, t Target) Result {
+	start := time.Now()
+	key := t.pollKey()
+	p.mu.Lock()
+	f := p.flights[key]
+	if f == nil {
+		f = &flight{done: make(chan struct{}), heard: map[string]MemberSnapshot{}}
+		if p.flights == nil {
+			p.flights = map[string]*flight{}
+		}
+		p.flights[key] = f
+		go func() {
+			// The poll outlives a scrape that gives up: others may share it.
+			f.result = p.poll(context.WithoutCancel(ctx), t, start, f.record)
+			p.mu.Lock()
+			delete(p.flights, key)
+			p.mu.Unlock()
+			close(f.done)
+		}()
+	}
+	p.mu.Unlock()
+	select {
+	case <-f.done:
+		return f.result
+	case <-ctx.Done():
+	}
+	snaps := make([]MemberSnapshot, len(t.Members))
+	f.mu.Lock()
+	for i, m := range t.Members {
+		s, ok := f.heard[m.Address]
+		if !ok {
+			s = MemberSnapshot{Member: m, State: StateUnknown, Allowed: map[string]bool{}, Err: context.DeadlineExceeded, Duration: time.Since(start)}
+		}
+		snaps[i] = s
+	}
+	f.mu.Unlock()
+	st := p.state(t)
+	st.mu.Lock()
+	last := st.last
+	st.mu.Unlock()
+	return NewResult(t, snaps, last, time.Since(start))
+}
+
+func (p *Poller) poll(ctx context.Context, t Target, start time.Time, heard func(MemberSnapshot)) Result {
+	mp := memberPoller{Client: &fourletter.Client{TLS: t.TLS, Resolver: p.Resolver}, Logger: p.Logger, refusedOnce: &p.refused, slots: p.slots, heard: heard}
+	if t.AdminPort != 0 {
+		mp.Admin = &adminserver.Client{HTTP: p.adminHTTP(t.TLS), Scheme: t.AdminScheme, Port: t.AdminPort}
+	}
+	state := p.state(t)
+	if t.Discover {
+		return p.discoverPoll(ctx, &mp, t, start, state)
+	}
+	snaps := mp.PollEnsemble(ctx, t.Members, t.Timeout)
+	r := NewResult(t, snaps, p.fallback(ctx, t, start, state, snaps), time.Since(start))
+	state.remember(r.View.Membership)
+	return r
+}
+
+// bounded is a map that forgets its oldest entry past max: caches keyed by
+// what scrapes bring (ad-hoc /probe lists, configuration loads) must not
+// grow without end.
+type bounded[K comparable, V any] struct {
+	mu    sync.Mutex
+	max   int
+	m     map[K]V
+	order []K
+}
+
+func (b *bounded[K, V]) get(k K, make func() V) V {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if v, ok := b.m[k]; ok {
+		return v
+	}
+	if b.m == nil {
+		b.m = map[K]V{}
+	}
+	if b.max > 0 && len(b.order) >= b.max {
+		delete(b.m, b.order[0])
+		b.order = b.order[1:]
+	}
+	v := make()
+	b.m[k] = v
+	b.order = append(b.order, k)
+	return v
+}
