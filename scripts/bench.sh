@@ -7,6 +7,7 @@ out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 run() { echo "# go test $*" >&2; go test -run '^$' "$@" 2>&1 | tee -a "$out" | grep -E '^(Benchmark|FAIL|panic)' >&2 || true; }
 run -bench . -benchmem ./fourletter/ ./collector/
+run -bench 'ScrapeHandler4Members' -benchmem .
 run -bench 'ScrapeRealEnsemble' -benchtime 200x .
 run -bench 'ScrapeTwoHung' -benchtime 10x .
 run -bench 'Scrape1000Members' -benchtime 10x .
