@@ -310,7 +310,7 @@ func TestFlagsAndConfigCheck(t *testing.T) {
 func TestEndpointsAndReload(t *testing.T) {
 	a, b := fakezk.New(t), fakezk.New(t)
 	for _, s := range []*fakezk.Server{a, b} {
-		s.Set("srvr", []byte("Mode: standalone\nZxid: 0x5\n"), fakezk.Answer)
+		s.Set("srvr", []byte("Zookeeper version: 3.8.0\nMode: standalone\nZxid: 0x5\n"), fakezk.Answer)
 	}
 	path := t.TempDir() + "/zk.yml"
 	write := func(text string) {

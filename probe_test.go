@@ -29,9 +29,9 @@ func newHandler(t testing.TB, cfg *config.Config, allowAny bool) *Handler {
 
 func TestProbe(t *testing.T) {
 	configured := fakezk.New(t)
-	configured.Set("srvr", []byte("Mode: standalone\nZxid: 0x5\n"), fakezk.Answer)
+	configured.Set("srvr", []byte("Zookeeper version: 3.8.0\nMode: standalone\nZxid: 0x5\n"), fakezk.Answer)
 	stranger := fakezk.New(t)
-	stranger.Set("srvr", []byte("Mode: standalone\nZxid: 0x5\n"), fakezk.Answer)
+	stranger.Set("srvr", []byte("Zookeeper version: 3.8.0\nMode: standalone\nZxid: 0x5\n"), fakezk.Answer)
 	cfg := &config.Config{Ensembles: []config.Ensemble{{Name: "prod", Servers: []config.Member{{Address: configured.Addr()}}, Timeout: config.Duration(time.Second)}}}
 
 	for _, tc := range []struct {
@@ -96,7 +96,7 @@ func TestScrapeTimeoutHeader(t *testing.T) {
 
 func TestGzip(t *testing.T) {
 	srv := fakezk.New(t)
-	srv.Set("srvr", []byte("Mode: standalone\nZxid: 0x5\n"), fakezk.Answer)
+	srv.Set("srvr", []byte("Zookeeper version: 3.8.0\nMode: standalone\nZxid: 0x5\n"), fakezk.Answer)
 	cfg := &config.Config{Ensembles: []config.Ensemble{{Name: "e", Servers: []config.Member{{Address: srv.Addr()}}, Timeout: config.Duration(time.Second)}}}
 	h := newHandler(t, cfg, false)
 	for _, enc := range []string{"gzip", "gzip, deflate, br", "identity", "", "gzip;q=0"} {
@@ -145,7 +145,7 @@ func probeLabel(t *testing.T, addrs ...string) string {
 // tls, never `up 1` over plain TCP.
 func TestProbeAdHocTLS(t *testing.T) {
 	plain := fakezk.New(t)
-	plain.Set("srvr", []byte("Mode: standalone\nZxid: 0x5\n"), fakezk.Answer)
+	plain.Set("srvr", []byte("Zookeeper version: 3.8.0\nMode: standalone\nZxid: 0x5\n"), fakezk.Answer)
 
 	_, err := config.FromFlags("e", "zk1:2181", config.Defaults{Timeout: time.Second, TLS: &config.TLS{CAFile: filepath.Join(t.TempDir(), "missing-ca.pem")}})
 	if err == nil || !strings.Contains(err.Error(), "ca") {

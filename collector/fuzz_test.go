@@ -145,7 +145,7 @@ func FuzzExposition(f *testing.F) {
 		fuzzExecs.Add(1)
 		// The fuzzed member twice (so its series must not clash with
 		// itself) beside a healthy leader.
-		leader := [3][]byte{[]byte("Mode: leader\nZxid: 0x100000005\n"), []byte("zk_server_state\tleader\nzk_synced_followers\t2\n"), nil}
+		leader := [3][]byte{[]byte("Zookeeper version: 3.8.0\nMode: leader\nZxid: 0x100000005\n"), []byte("zk_server_state\tleader\nzk_synced_followers\t2\n"), nil}
 		expose(t, [][3][]byte{leader, {srvr, mntr, conf}, {srvr, mntr, conf}})
 	})
 }

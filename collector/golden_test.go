@@ -222,7 +222,7 @@ func TestGolden(t *testing.T) {
 		{name: "config_mismatch", members: []fakeMember{
 			{name: "zk1", fixture: "3.8.0/config-mismatch/c-leader"},
 			{name: "zk2", fixture: "3.8.0/config-mismatch/c-mismatched-2"},
-			{name: "zk3", fixture: "3.8.0/config-mismatch/c-leader", replies: map[string]string{"srvr": "Mode: follower\nZxid: 0x200000008\n", "mntr": notServing}},
+			{name: "zk3", fixture: "3.8.0/config-mismatch/c-leader", replies: map[string]string{"srvr": "Zookeeper version: 3.8.0-5a02a05eddb59aee6ac762f7ea82e92a68eb9c0f, built on 2022-02-25 08:49 UTC\nMode: follower\nZxid: 0x200000008\n", "mntr": notServing}},
 			{name: "zk4", fixture: "3.8.0/config-mismatch/c-observer", observer: true}}},
 		// ZooKeeper's Prometheus metrics provider changes mntr itself:
 		// labelled samples, _count/_sum, doubles.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -39,7 +40,7 @@ func healthyReplies(t *testing.T) map[string][]byte {
 func TestHostileMember(t *testing.T) {
 	const deadline = time.Second
 	garbage := bytes.Repeat([]byte{0x00, 0xff, 0x13, 0x37, '\n', 0x80}, 200)
-	tenMiB := bytes.Repeat([]byte("zk_outstanding_requests\t1\n"), 10<<20/25)
+	tenMiB := append([]byte("zk_version\t3.8.0-x, built on today\nzk_server_state\tfollower\n"), bytes.Repeat([]byte("zk_outstanding_requests\t1\n"), 10<<20/25)...)
 	badLines := []byte(strings.Join([]string{
 		"zk_version\t3.8.0-x, built on today", "zk_server_state\tfollower",
 		"no separator here", "zk_znode_count\tlots", "zk_watch_count\tNaN", "zk_ephemerals_count\t+Inf",
@@ -73,6 +74,15 @@ func TestHostileMember(t *testing.T) {
 			}
 		}, ""},
 		{"10 MiB of garbage everywhere", badServer(map[string][]byte{"srvr": bytes.Repeat(garbage, 10<<20/len(garbage)), "mntr": bytes.Repeat(garbage, 10<<20/len(garbage)), "ruok": garbage}, fakezk.Answer), upIs(0), "garbage"},
+		// Random bytes hold '=' and ':' here and there: they parsed as an
+		// empty conf (up 1, conf allowed) before each word's marks were
+		// required.
+		{"64 KiB of random bytes for every word", badServer(map[string][]byte{"srvr": randomBytes(1, 64<<10), "mntr": randomBytes(2, 64<<10), "conf": randomBytes(3, 64<<10), "ruok": randomBytes(4, 64<<10)}, fakezk.Answer), func(t *testing.T, s scrapeResult) {
+			s.expect(t, "zookeeper_up", 0)
+			if s.has("zookeeper_four_letter_word_allowed") {
+				t.Errorf("random bytes counted as an answer to some word")
+			}
+		}, "garbage"},
 		{"binary garbage", badServer(map[string][]byte{"srvr": garbage, "mntr": garbage, "conf": garbage, "ruok": garbage}, fakezk.Answer), upIs(0), "garbage"},
 		{"malformed lines", badServer(map[string][]byte{"srvr": srvrText, "mntr": badLines}, fakezk.Answer), func(t *testing.T, s scrapeResult) {
 			s.expect(t, "zookeeper_up", 1)
@@ -163,6 +173,16 @@ func badServer(replies map[string][]byte, b fakezk.Behaviour) func(t *testing.T)
 		}
 		return srv.Addr()
 	}
+}
+
+// randomBytes is n bytes from a fixed seed: the same every run.
+func randomBytes(seed uint64, n int) []byte {
+	r := rand.New(rand.NewPCG(seed, seed))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
 }
 
 func deadAddr(t *testing.T) string {

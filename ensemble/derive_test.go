@@ -95,6 +95,18 @@ func TestDerive(t *testing.T) {
 		{"synced_followers 1e300 is unknown", []MemberSnapshot{
 			snap(t, 1, StateLeader, plainLines(3, 0), synced(1e300)), snap(t, 2, StateFollower, plainLines(3, 0)), snap(t, 3, StateFollower, plainLines(3, 0))},
 			true, 3, 2, 1, []bool{true, true, true}},
+		{"synced_followers -1 is unknown", []MemberSnapshot{
+			snap(t, 1, StateLeader, plainLines(3, 0), synced(-1)), snap(t, 2, StateFollower, plainLines(3, 0)), snap(t, 3, StateFollower, plainLines(3, 0))},
+			true, 3, 2, 1, []bool{true, true, true}},
+		{"synced_followers +Inf is unknown", []MemberSnapshot{
+			snap(t, 1, StateLeader, plainLines(3, 0), synced(math.Inf(1))), snap(t, 2, StateFollower, plainLines(3, 0)), snap(t, 3, StateFollower, plainLines(3, 0))},
+			true, 3, 2, 1, []bool{true, true, true}},
+		{"synced_followers 1.5 is unknown", []MemberSnapshot{
+			snap(t, 1, StateLeader, plainLines(3, 0), synced(1.5)), snap(t, 2, StateFollower, plainLines(3, 0)), snap(t, 3, StateFollower, plainLines(3, 0))},
+			true, 3, 2, 1, []bool{true, true, true}},
+		{"synced_followers 2.0 (3.6's float form) counts", []MemberSnapshot{
+			snap(t, 1, StateLeader, plainLines(3, 0), synced(2.0)), snap(t, 2, StateFollower, plainLines(3, 0)), snap(t, 3, StateFollower, plainLines(3, 0))},
+			true, 3, 2, 1, []bool{true, true, true}},
 		{"leader counting fewer synced voters than a quorum", []MemberSnapshot{
 			snap(t, 1, StateLeader, plainLines(3, 0), synced(0)), snap(t, 2, StateFollower, plainLines(3, 0)), snap(t, 3, StateUnknown, nil)},
 			false, 3, 2, -1, []bool{false, false, false}},

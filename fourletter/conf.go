@@ -141,8 +141,12 @@ func ParseConf(r io.Reader) (Conf, error) {
 		}
 		c.Settings[key] = value
 	}
-	if len(c.Settings) == 0 && !c.HasMembership {
-		return c, errors.New("conf: no key=value line")
+	// Bytes with an '=' somewhere are not a conf: a real one always has
+	// clientPort= or serverId= (or, as /zookeeper/config, the membership).
+	_, port := c.Settings["clientPort"]
+	_, id := c.Settings["serverId"]
+	if !port && !id && !c.HasMembership {
+		return c, errors.New("conf: no clientPort=, serverId= or membership: not a conf reply")
 	}
 	if v, ok := c.Settings["serverId"]; ok {
 		if id, err := strconv.ParseInt(v, 10, 64); err == nil {

@@ -96,11 +96,13 @@ func ParseMntr(r io.Reader) (Mntr, error) {
 		}
 		m.Samples = append(m.Samples, Sample{Key: key, Labels: labels, Value: v})
 	}
-	if m.ServerState == "" && len(m.Samples) == 0 {
+	// Every version's mntr starts with zk_version and zk_server_state:
+	// lines that merely look like zk_ keys are not a reply without them.
+	if m.ServerState == "" && m.Version == "" {
 		if lines == 0 {
 			return m, ErrEmptyResponse
 		}
-		return m, fmt.Errorf("mntr: none of %d lines is a zk_ key and value", lines)
+		return m, fmt.Errorf("mntr: no zk_version or zk_server_state among %d lines: not a mntr reply", lines)
 	}
 	return m, nil
 }

@@ -157,12 +157,15 @@ func TestParseSrvrBad(t *testing.T) {
 		"garbage":   "\x00\x01\x02\xff",
 		"not srvr":  "imok",
 		"mntr text": "zk_version\t3.8.0\nzk_server_state\tleader\n",
+		"mode only": "Mode: follower\n",
+		"version only": "Zookeeper version: 3.8.0-1, built on 2024-02-12 22:16 UTC\n",
+		"random with a mode": "\x9f\x02Mode: leader\n\xff\xfe=\x00",
 	} {
 		if _, err := ParseSrvr(strings.NewReader(in)); err == nil {
 			t.Errorf("%s: no error", name)
 		}
 	}
-	s, err := ParseSrvr(strings.NewReader("Mode: follower\nZxid: zz\nReceived: many\nLatency min/avg/max: 1/2\n"))
+	s, err := ParseSrvr(strings.NewReader("Zookeeper version: 3.8.0\nMode: follower\nZxid: zz\nReceived: many\nLatency min/avg/max: 1/2\n"))
 	if err != nil || s.Malformed != 3 || s.HasZxid || s.HasReceived || s.HasLatency {
 		t.Errorf("bad values: %+v %v", s, err)
 	}

@@ -108,8 +108,13 @@ func ParseSrvr(r io.Reader) (Srvr, error) {
 			s.Malformed++
 		}
 	}
+	// Both marks, as every version from 3.3 writes them: random bytes
+	// with a "Mode:" somewhere are not a srvr reply.
 	if !hasMode {
 		return s, errors.New("srvr: no Mode line")
+	}
+	if s.Version == "" {
+		return s, errors.New("srvr: no Zookeeper version line")
 	}
 	return s, nil
 }
