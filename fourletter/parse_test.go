@@ -152,13 +152,13 @@ func TestParseSrvr(t *testing.T) {
 
 func TestParseSrvrBad(t *testing.T) {
 	for name, in := range map[string]string{
-		"empty":     "",
-		"no mode":   "Zookeeper version: 3.8.0\nZxid: 0x1\n",
-		"garbage":   "\x00\x01\x02\xff",
-		"not srvr":  "imok",
-		"mntr text": "zk_version\t3.8.0\nzk_server_state\tleader\n",
-		"mode only": "Mode: follower\n",
-		"version only": "Zookeeper version: 3.8.0-1, built on 2024-02-12 22:16 UTC\n",
+		"empty":              "",
+		"no mode":            "Zookeeper version: 3.8.0\nZxid: 0x1\n",
+		"garbage":            "\x00\x01\x02\xff",
+		"not srvr":           "imok",
+		"mntr text":          "zk_version\t3.8.0\nzk_server_state\tleader\n",
+		"mode only":          "Mode: follower\n",
+		"version only":       "Zookeeper version: 3.8.0-1, built on 2024-02-12 22:16 UTC\n",
 		"random with a mode": "\x9f\x02Mode: leader\n\xff\xfe=\x00",
 	} {
 		if _, err := ParseSrvr(strings.NewReader(in)); err == nil {
