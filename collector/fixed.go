@@ -51,7 +51,7 @@ var (
 	serverInfoMetric    = gauge("server_info", "Constant 1: the member's version (mntr/srvr) and server id and peer type (conf).", infoLabels)
 	zxidEpochMetric     = gauge("zxid_epoch", "High 32 bits of the member's last zxid (srvr Zxid): the epoch of the leader it follows.", memberLabels)
 	zxidSequenceMetric  = gauge("zxid_sequence", "Low 32 bits of the member's last zxid (srvr Zxid): the transaction's sequence number within the epoch (not named zxid_counter: promtool rejects \"counter\" in a gauge's name).", memberLabels)
-	zxidLagMetric       = gauge("zxid_lag", "The leader's zxid counter minus this member's, when both are in the leader's epoch.", memberLabels)
+	zxidLagMetric       = gauge("zxid_lag", "Transactions this member is behind the leader: the leader's zxid counter minus this member's in the leader's epoch; for a member still in an earlier epoch (no write since the election), the leader's counter, a lower bound.", memberLabels)
 	votersConfigured    = gauge("member_voters_configured", "Voters in this member's own configuration (conf membership).", memberLabels)
 	observersConfigured = gauge("member_observers_configured", "Observers in this member's own configuration (conf membership).", memberLabels)
 	memberConfigVersion = gauge("member_config_version", "The configuration version this member reports (conf version=, hex in ZooKeeper).", memberLabels)

@@ -210,16 +210,22 @@ func Derive(snaps []MemberSnapshot, fallback *Membership) View {
 		v.SafeToStop[i], v.StopReason[i] = v.mayStop(i, s, rule, up, sid[i], placed[i], len(counted))
 	}
 
-	// Lag only within the leader's epoch: right after an election the
-	// followers keep the old zxid until the first transaction, which is not
-	// lag.
+	// Lag: within the leader's epoch, the difference of the counters.
+	// Right after an election the followers keep the previous epoch's zxid
+	// until the first write: with the leader's counter still 0 they have
+	// everything (lag 0); above 0, a member still in an older epoch has
+	// applied none of the new epoch's transactions, so it is at least the
+	// leader's counter behind (that lower bound is the lag given).
 	if v.Leader >= 0 && snaps[v.Leader].Srvr != nil && snaps[v.Leader].Srvr.HasZxid {
 		leader := snaps[v.Leader].Srvr
 		for i, s := range snaps {
-			if s.Srvr == nil || !s.Srvr.HasZxid || !s.provesLeader() || s.Srvr.ZxidEpoch() != leader.ZxidEpoch() {
+			if s.Srvr == nil || !s.Srvr.HasZxid || !s.provesLeader() || s.Srvr.ZxidEpoch() > leader.ZxidEpoch() {
 				continue
 			}
-			lag := float64(leader.ZxidCounter()) - float64(s.Srvr.ZxidCounter())
+			lag := float64(leader.ZxidCounter())
+			if s.Srvr.ZxidEpoch() == leader.ZxidEpoch() {
+				lag -= float64(s.Srvr.ZxidCounter())
+			}
 			if lag < 0 {
 				// The member was asked a moment after the leader.
 				lag = 0

@@ -176,3 +176,46 @@ func TestReconcile(t *testing.T) {
 		t.Errorf("voters %d quorum %v tolerance %d; want 5, false, -3", v.Voters, v.Quorum, v.FailureTolerance)
 	}
 }
+
+// TestZxidLagAcrossEpochs: right after an election the followers keep the
+// previous epoch's zxid until the first write.
+func TestZxidLagAcrossEpochs(t *testing.T) {
+	three := plainLines(3, 0)
+	withZxid := func(z uint64) func(*MemberSnapshot) {
+		return func(s *MemberSnapshot) { s.Srvr.Zxid = z }
+	}
+	for _, tc := range []struct {
+		name           string
+		leader, member uint64
+		want           float64
+	}{
+		{"same epoch", 0x200000009, 0x200000004, 5},
+		{"member a moment ahead", 0x200000004, 0x200000005, 0},
+		{"new epoch, nothing written yet", 0x200000000, 0x100000017, 0},
+		{"new epoch, 7 written: at least 7 behind", 0x200000007, 0x100000017, 7},
+		{"two epochs behind", 0x300000002, 0x100000017, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := Derive([]MemberSnapshot{
+				snap(t, 1, StateLeader, three, withZxid(tc.leader)),
+				snap(t, 2, StateFollower, three, withZxid(tc.member)),
+				snap(t, 3, StateFollower, three, withZxid(tc.leader)),
+			}, nil)
+			if !v.HasLag[1] || v.ZxidLag[1] != tc.want {
+				t.Errorf("lag %v (known %v), want %v", v.ZxidLag[1], v.HasLag[1], tc.want)
+			}
+			if !v.HasLag[0] || v.ZxidLag[0] != 0 || v.MaxZxidLag != tc.want {
+				t.Errorf("leader lag %v, max %v", v.ZxidLag[0], v.MaxZxidLag)
+			}
+		})
+	}
+	// A member in a newer epoch than the leader reached (that leader is
+	// stale): no lag is claimed.
+	v := Derive([]MemberSnapshot{
+		snap(t, 1, StateLeader, three, withZxid(0x100000005)),
+		snap(t, 2, StateFollower, three, withZxid(0x200000001)),
+	}, nil)
+	if v.HasLag[1] {
+		t.Errorf("lag %v claimed for a member in a newer epoch", v.ZxidLag[1])
+	}
+}
