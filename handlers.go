@@ -2,6 +2,7 @@ package main
 
 import (
 	"compress/gzip"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -77,6 +78,12 @@ func (h *Handler) ServeProbe(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "target parameter is missing", http.StatusBadRequest)
 		return
 	}
+	// A target is one ensemble: an ensemble name or a handful of members,
+	// never a payload to reflect or a thousand hosts to dial.
+	if len(name) > maxTargetLength {
+		http.Error(w, fmt.Sprintf("target is longer than %d bytes", maxTargetLength), http.StatusBadRequest)
+		return
+	}
 	cfg := h.Source.Get()
 	for _, e := range cfg.Ensembles {
 		if e.Name == name {
@@ -89,6 +96,10 @@ func (h *Handler) ServeProbe(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "target is neither a configured ensemble nor a list of host:port: "+err.Error(), http.StatusBadRequest)
 		return
 	}
+	if len(members) > maxTargetMembers {
+		http.Error(w, fmt.Sprintf("target lists %d members, more than %d", len(members), maxTargetMembers), http.StatusBadRequest)
+		return
+	}
 	// Settings (timeout, TLS) come from the configured ensemble the
 	// members belong to, else from the flags (TLS built at load).
 	e, unconfigured := cfg.AdHoc(members)
@@ -98,6 +109,13 @@ func (h *Handler) ServeProbe(w http.ResponseWriter, r *http.Request) {
 	}
 	h.serve(w, r, []ensemble.Target{h.target(r, e)}, nil)
 }
+
+// The bounds of a /probe target: ZooKeeper ensembles have a few voters and
+// some observers; 64 members of the longest addresses fit in the length.
+const (
+	maxTargetMembers = 64
+	maxTargetLength  = maxTargetMembers * 64
+)
 
 // serve polls every target in parallel, under the scrape's own deadline
 // (a member not heard from by then is down with reason timeout), and
@@ -122,7 +140,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, targets []ensemb
 		// A series that slipped past the emitter's checks costs that series,
 		// never the whole scrape.
 		ErrorHandling: promhttp.ContinueOnError,
-		ErrorLog:      promLogger{h.Logger},
+		ErrorLog:      newPromLogger(h.Logger),
 		// Compressed below, faster than promhttp's default level.
 		DisableCompression: true,
 	})
@@ -181,8 +199,17 @@ func acceptsGzip(r *http.Request) bool {
 	return false
 }
 
-type promLogger struct{ logger log.Logger }
+// promLogger logs what promhttp reports, once per request: a client that
+// goes away mid-answer makes it report every family it could not write.
+type promLogger struct {
+	logger log.Logger
+	once   *sync.Once
+}
+
+func newPromLogger(logger log.Logger) promLogger { return promLogger{logger, &sync.Once{}} }
 
 func (l promLogger) Println(v ...any) {
-	level.Error(l.logger).Log("msg", "Error gathering metrics", "err", v)
+	l.once.Do(func() {
+		level.Error(l.logger).Log("msg", "Error serving metrics (further errors of this request not logged)", "err", strings.TrimSpace(fmt.Sprintln(v...)))
+	})
 }

@@ -9,7 +9,9 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -36,14 +38,16 @@ func main() { os.Exit(run(os.Args[1:])) }
 func run(args []string) int {
 	app := kingpin.New(exporterName, "Prometheus exporter for Apache ZooKeeper ensembles: polls every member at once and derives quorum health.")
 	var (
-		servers      = app.Flag("zookeeper.servers", "Members of the ensemble: comma- or space-separated host[:port][:observer] (Apigee's ZK_HOSTS works as is; IPv6 as [::1]:2181).").Default("localhost:2181").String()
-		ensembleName = app.Flag("zookeeper.ensemble", "Value of the ensemble label for --zookeeper.servers.").Default("default").String()
+		serversSet   bool
+		ensembleSet  bool
+		servers      = app.Flag("zookeeper.servers", "Members of the ensemble: comma- or space-separated host[:port][:observer] (Apigee's ZK_HOSTS works as is; IPv6 as [::1]:2181). Not with --config.file.").Default("localhost:2181").IsSetByUser(&serversSet).String()
+		ensembleName = app.Flag("zookeeper.ensemble", "Value of the ensemble label for --zookeeper.servers. Not with --config.file.").Default("default").IsSetByUser(&ensembleSet).String()
 		timeout      = durationFlag(app, "zookeeper.timeout", "Deadline for one member's poll (all its commands).", "2s")
 		offset       = durationFlag(app, "zookeeper.timeout-offset", "Taken off Prometheus' scrape timeout (X-Prometheus-Scrape-Timeout-Seconds) to bound the member deadline.", "0.5s")
-		maxConc      = app.Flag("zookeeper.max-concurrency", "Members polled at once across all ensembles (each holds up to 4 connections); a member waiting for a slot past its deadline is reported down.").Default(strconv.Itoa(ensemble.DefaultMaxConcurrency)).Int()
+		maxConc      = app.Flag("zookeeper.max-concurrency", "Members polled at once across all ensembles (each holds up to 3 connections at once: srvr, mntr and conf); a member waiting for a slot past its deadline is reported down. 0: no bound.").Default(strconv.Itoa(ensemble.DefaultMaxConcurrency)).Int()
 		discover     = app.Flag("zookeeper.discover", "Treat the servers as seeds: learn every member (voters, observers) from the ensemble's own configuration (conf, else /zookeeper/config) and poll them all.").Default("false").Bool()
 		adminPort    = app.Flag("zookeeper.admin-port", "The members' AdminServer port (ZooKeeper's default 8080), read where the 4lw whitelist refuses mntr or conf; 0: never.").Default("0").Int()
-		adminScheme  = app.Flag("zookeeper.admin-scheme", "http or https (with the --zookeeper.tls.* settings) for the AdminServer.").Default("http").Enum("http", "https")
+		adminScheme  = enumFlag(app.Flag("zookeeper.admin-scheme", "http or https (with the --zookeeper.tls.* settings) for the AdminServer."), "zookeeper.admin-scheme", "http", "http", "https")
 		caFile       = app.Flag("zookeeper.tls.ca-file", "CA certificate to verify ZooKeeper's secure client port with.").String()
 		certFile     = app.Flag("zookeeper.tls.cert-file", "Client certificate for ZooKeeper.").String()
 		keyFile      = app.Flag("zookeeper.tls.key-file", "Key of the client certificate.").String()
@@ -53,11 +57,13 @@ func run(args []string) int {
 		configCheck  = app.Flag("config.check", "Check the configuration and exit 0 (valid) or 1.").Default("false").Bool()
 		metricsPath  = app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
 		allowAny     = app.Flag("probe.allow-any-target", "Let /probe poll members that are not configured.").Default("false").Bool()
-		logLevel     = app.Flag("log.level", "Only log messages with the given severity or above: debug, info, warn, error.").Default("info").Enum("debug", "info", "warn", "error")
-		logFormat    = app.Flag("log.format", "Output format of log messages: logfmt or json.").Default("logfmt").Enum("logfmt", "json")
+		lifecycle    = app.Flag("web.enable-lifecycle", "Serve POST /-/reload (SIGHUP always reloads).").Default("false").Bool()
+		maxRequests  = app.Flag("web.max-requests", "Scrapes (/metrics and /probe) served at once; more are answered 503 at once. 0: no limit.").Default("40").Int()
+		logLevel     = enumFlag(app.Flag("log.level", "Only log messages with the given severity or above: debug, info, warn, error."), "log.level", "info", "debug", "info", "warn", "error")
+		logFormat    = enumFlag(app.Flag("log.format", "Output format of log messages: logfmt or json."), "log.format", "logfmt", "logfmt", "json")
 		webFlags     = kingpinflag.AddFlags(app, ":9141")
 		statusCmd    = app.Command("status", "Poll the ensembles once and print their health; exit 0 healthy, 1 at risk or unsafe, 2 quorum lost or unreachable.")
-		output       = statusCmd.Flag("output", "table (for people) or json (for scripts).").Default("table").Enum("table", "json")
+		output       = enumFlag(statusCmd.Flag("output", "table (for people) or json (for scripts)."), "output", "table", "table", "json")
 		member       = statusCmd.Flag("member", "Answer only: may this member (host:port, as configured) be stopped now? Exit 0 yes, 1 no.").String()
 	)
 	app.Command("serve", "Serve metrics over HTTP (the default).").Default()
@@ -72,13 +78,20 @@ func run(args []string) int {
 		*logLevel = "warn" // the table is the output; info lines are noise
 	}
 	base := newLogger(*logFormat, *logLevel)
-	logger := log.With(base, "ts", log.DefaultTimestampUTC, "caller", log.DefaultCaller)
+	// "time", as exporter-toolkit's slog lines write it: one key for
+	// every line of the log.
+	logger := log.With(base, "time", log.DefaultTimestampUTC, "caller", log.DefaultCaller)
 
 	defaults := config.Defaults{Timeout: *timeout, AdminPort: *adminPort, AdminScheme: *adminScheme, Discover: *discover}
 	if *caFile != "" || *certFile != "" || *keyFile != "" || *serverName != "" || *insecure {
 		defaults.TLS = &config.TLS{CAFile: *caFile, CertFile: *certFile, KeyFile: *keyFile, ServerName: *serverName, InsecureSkipVerify: *insecure}
 	}
 	var source *config.Source
+	if *configFile != "" && (serversSet || ensembleSet) {
+		// Said, not ignored: the file lists the ensembles.
+		level.Error(logger).Log("msg", "Invalid configuration", "err", "--zookeeper.servers and --zookeeper.ensemble do not go with --config.file: list the ensembles in the file")
+		return 1
+	}
 	if *configFile != "" {
 		s, err := config.NewFile(*configFile, defaults, logger)
 		if err != nil {
@@ -108,6 +121,7 @@ func run(args []string) int {
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	handler := &Handler{Source: source, Poller: ensemble.NewPoller(logger, *maxConc), Names: collector.NewNames(0), Global: global,
 		Logger: logger, TimeoutOffset: *offset, AllowAnyTarget: *allowAny}
+	scrapes := limitRequests(*maxRequests)
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -118,17 +132,21 @@ func run(args []string) int {
 	}()
 
 	mux := http.NewServeMux()
-	mux.HandleFunc(*metricsPath, handler.ServeMetrics)
-	mux.HandleFunc("/probe", handler.ServeProbe)
+	mux.Handle(*metricsPath, scrapes(http.HandlerFunc(handler.ServeMetrics)))
+	mux.Handle("/probe", scrapes(http.HandlerFunc(handler.ServeProbe)))
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Healthy") })
 	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Ready") })
-	mux.HandleFunc("POST /-/reload", func(w http.ResponseWriter, _ *http.Request) {
-		if err := source.Reload(); err != nil {
-			http.Error(w, "failed to reload config: "+err.Error(), http.StatusInternalServerError)
-			return
-		}
-		fmt.Fprintln(w, "Reloaded")
-	})
+	if *lifecycle {
+		mux.HandleFunc("POST /-/reload", func(w http.ResponseWriter, _ *http.Request) {
+			if err := source.Reload(); err != nil {
+				// The reason is in the log: an answer shows no path, errno
+				// or value from the file.
+				http.Error(w, "failed to reload the configuration; the exporter's log says why", http.StatusInternalServerError)
+				return
+			}
+			fmt.Fprintln(w, "Reloaded")
+		})
+	}
 	if *metricsPath != "/" {
 		landing, err := web.NewLandingPage(web.LandingConfig{
 			Name:        "ZooKeeper Exporter",
@@ -136,8 +154,11 @@ func run(args []string) int {
 			Version:     version.Info(),
 			Links: []web.LandingLinks{
 				{Address: *metricsPath, Text: "Metrics"},
-				{Address: "/probe?target=" + source.Get().Ensembles[0].Name, Text: "Probe the first ensemble"},
 			},
+			// No ensemble named here: the page outlives reloads.
+			ExtraHTML: "<p>One ensemble: <code>/probe?target=NAME</code> (a configured ensemble) or <code>/probe?target=host:port,host:port</code>.</p>",
+			// No pprof handlers are served.
+			Profiling: "false",
 		})
 		if err != nil {
 			level.Error(logger).Log("msg", "Landing page", "err", err)
@@ -146,7 +167,17 @@ func run(args []string) int {
 		mux.Handle("/", landing)
 	}
 
-	srv := &http.Server{Handler: mux}
+	srv := &http.Server{Handler: mux,
+		// A client that sends its headers slowly, or never reads, holds a
+		// file descriptor: bound every phase. A scrape may take the
+		// longest member deadline (a shared poll runs to it), so writing
+		// gets that and a wide margin.
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      writeTimeout(source.Get(), *timeout),
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
 	if err := web.ListenAndServe(srv, webFlags, slog.New(sloggokit.NewGoKitHandler(base, nil))); err != nil {
 		level.Error(logger).Log("msg", "HTTP server stopped", "err", err)
 		return 1
@@ -178,6 +209,30 @@ func (n *namedDuration) Set(s string) error {
 
 func (n *namedDuration) String() string { return n.d.String() }
 
+// enumFlag is a flag with a fixed set of values whose parse error names
+// the flag (kingpin's own says only "enum value must be one of ...").
+func enumFlag(f *kingpin.FlagClause, name, def string, values ...string) *string {
+	e := &namedEnum{name: name, values: values, v: new(string)}
+	f.Default(def).SetValue(e)
+	return e.v
+}
+
+type namedEnum struct {
+	name   string
+	values []string
+	v      *string
+}
+
+func (n *namedEnum) Set(s string) error {
+	if !slices.Contains(n.values, s) {
+		return fmt.Errorf("--%s: %q is not one of %s", n.name, s, strings.Join(n.values, ", "))
+	}
+	*n.v = s
+	return nil
+}
+
+func (n *namedEnum) String() string { return *n.v }
+
 func newLogger(format, lvl string) log.Logger {
 	var logger log.Logger
 	if format == "json" {
@@ -187,4 +242,36 @@ func newLogger(format, lvl string) log.Logger {
 	}
 	// The slog bridge adds its own time and caller; main adds them for go-kit.
 	return level.NewFilter(logger, level.Allow(level.ParseDefault(lvl, level.InfoValue())))
+}
+
+// writeTimeout is how long a response may take to write: the longest
+// member deadline of the configuration in force at start (or the flag's),
+// twice, and a minute for the exposition and slow readers.
+func writeTimeout(cfg *config.Config, flagTimeout time.Duration) time.Duration {
+	longest := flagTimeout
+	for _, e := range cfg.Ensembles {
+		longest = max(longest, time.Duration(e.Timeout))
+	}
+	return 2*longest + time.Minute
+}
+
+// limitRequests serves at most n requests at once (0: no limit) and
+// answers the others 503 at once, as node_exporter's --web.max-requests
+// does: a crowd of scrapes must not cost memory without end.
+func limitRequests(n int) func(http.Handler) http.Handler {
+	if n <= 0 {
+		return func(h http.Handler) http.Handler { return h }
+	}
+	slots := make(chan struct{}, n)
+	return func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case slots <- struct{}{}:
+				defer func() { <-slots }()
+				h.ServeHTTP(w, r)
+			default:
+				http.Error(w, fmt.Sprintf("too many scrapes at once (--web.max-requests=%d)", n), http.StatusServiceUnavailable)
+			}
+		})
+	}
 }

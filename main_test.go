@@ -319,7 +319,7 @@ func TestEndpointsAndReload(t *testing.T) {
 		}
 	}
 	write("ensembles:\n  - name: first\n    servers: [\"" + a.Addr() + "\"]\n")
-	x := startExporter(t, "--config.file="+path)
+	x := startExporter(t, "--config.file="+path, "--web.enable-lifecycle")
 
 	for path, want := range map[string]string{"/": "ZooKeeper Exporter", "/-/healthy": "Healthy", "/-/ready": "Ready"} {
 		if code, body := x.get(path); code != 200 || !strings.Contains(string(body), want) {
@@ -369,8 +369,14 @@ func TestEndpointsAndReload(t *testing.T) {
 			t.Errorf("the secret shows in the %s", what)
 		}
 	}
-	if resp.StatusCode != 500 || !strings.Contains(string(answer), "line 4") {
-		t.Errorf("reload answer %d %q: want 500 naming line 4", resp.StatusCode, answer)
+	if resp.StatusCode != 500 || strings.Contains(string(answer), path) || strings.Contains(string(answer), "line") {
+		t.Errorf("reload answer %d %q: want 500 without the file's path or content", resp.StatusCode, answer)
+	}
+	if !strings.Contains(x.stderr.String(), "line 4") {
+		t.Errorf("the log does not say why the reload failed (line 4)")
+	}
+	if _, landing := x.get("/"); strings.Contains(string(landing), "debug/pprof") || strings.Contains(string(landing), "target=first") {
+		t.Errorf("landing page links pprof (not served) or an ensemble: %s", landing)
 	}
 
 	write("ensembles:\n  - name: fourth\n    servers: [\"" + a.Addr() + "\"]\n")

@@ -61,10 +61,18 @@ func ParseServers(s string) ([]Member, error) {
 	return members, nil
 }
 
+// MaxAddressLength bounds one entry: a DNS name is at most 253 bytes, and
+// brackets, a port and ":participant" fit in the rest. A longer one is no
+// address, and is never echoed whole.
+const MaxAddressLength = 300
+
 // ParseMember parses one host[:port][:observer|:participant] entry. IPv6
 // hosts are bracketed: [::1]:2181.
 func ParseMember(s string) (Member, error) {
 	s = strings.TrimSpace(s)
+	if len(s) > MaxAddressLength {
+		return Member{}, fmt.Errorf("server %q...: longer than %d bytes", s[:32], MaxAddressLength)
+	}
 	var m Member
 	rest := s
 	if base, role, ok := cutRole(rest); ok {

@@ -238,7 +238,7 @@ func (e Ensemble) Observers() int { return len(e.Servers) - e.Voters() }
 // Load reads and validates a YAML file; the defaults fill what an ensemble
 // leaves out.
 func Load(path string, d Defaults) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := readFile(path)
 	if err != nil {
 		return nil, err
 	}
@@ -247,6 +247,36 @@ func Load(path string, d Defaults) (*Config, error) {
 		return nil, fmt.Errorf("config file %s: %w", path, err)
 	}
 	return cfg, nil
+}
+
+// MaxFileBytes bounds the configuration file: thousands of ensembles fit
+// in far less.
+const MaxFileBytes = 4 << 20
+
+// readFile reads a configuration file that must be a regular file (after
+// symlinks) of at most MaxFileBytes: a link to /dev/zero must not fill the
+// memory, nor a FIFO hang every later reload.
+func readFile(path string) ([]byte, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !info.Mode().IsRegular() {
+		return nil, fmt.Errorf("config file %s: not a regular file (%s)", path, info.Mode().Type())
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxFileBytes {
+		return nil, fmt.Errorf("config file %s: larger than %d bytes", path, MaxFileBytes)
+	}
+	return data, nil
 }
 
 // Decode parses YAML strictly: unknown keys and a second document are errors,
@@ -263,7 +293,9 @@ func Decode(r io.Reader, d Defaults) (*Config, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, errors.New("empty file: want a list under ensembles:")
 		}
-		return nil, cleanYAMLError(err)
+		var root yaml.Node
+		_ = yaml.Unmarshal(data, &root)
+		return nil, cleanYAMLError(err, &root)
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
@@ -320,19 +352,45 @@ var yamlValue = regexp.MustCompile("(!!\\w+) `[^`]*`")
 
 // cleanYAMLError drops yaml's "yaml: unmarshal errors:" header so the
 // message reads "line 4: field tiemout not found in type config.Ensemble",
-// and hides the values it quotes.
-func cleanYAMLError(err error) error {
+// hides the values it quotes, and names the key of a type error (yaml
+// says only "line 4: cannot unmarshal !!str value into bool").
+func cleanYAMLError(err error, root *yaml.Node) error {
 	msg := yamlValue.ReplaceAllString(err.Error(), "$1 value")
 	msg = strings.TrimPrefix(msg, "yaml: unmarshal errors:\n")
 	msg = strings.TrimPrefix(msg, "yaml: ")
 	lines := strings.Split(msg, "\n")
 	for i := range lines {
 		lines[i] = strings.TrimSpace(lines[i])
+		var n int
+		if _, err := fmt.Sscanf(lines[i], "line %d: cannot unmarshal", &n); err == nil {
+			if key := keyOnLine(root, n); key != "" {
+				lines[i] = strings.Replace(lines[i], ": cannot unmarshal", ": "+key+": cannot unmarshal", 1)
+			}
+		}
 	}
 	return errors.New(strings.Join(lines, "; "))
 }
 
-// ensembleLines returns the line of each item under "ensembles".
+// keyOnLine is the key whose scalar value stands on line.
+func keyOnLine(n *yaml.Node, line int) string {
+	if n == nil {
+		return ""
+	}
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if v := n.Content[i+1]; v.Kind == yaml.ScalarNode && v.Line == line {
+				return n.Content[i].Value
+			}
+		}
+	}
+	for _, c := range n.Content {
+		if k := keyOnLine(c, line); k != "" {
+			return k
+		}
+	}
+	return ""
+}
+
 func ensembleLines(root *yaml.Node) []int {
 	lines := make([]int, 0)
 	if len(root.Content) == 0 || root.Content[0].Kind != yaml.MappingNode {

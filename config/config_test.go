@@ -1,10 +1,12 @@
 package config
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -84,7 +86,8 @@ func TestDecodeErrors(t *testing.T) {
 		{"not yaml", "ensembles: [\n", "line"},
 		{"missing ca", "ensembles:\n  - name: a\n    servers: [zk1]\n    tls: {ca_file: /nonexistent/ca.pem}\n", "ca_file"},
 		{"cert without key", "ensembles:\n  - name: a\n    servers: [zk1]\n    tls: {cert_file: c.pem}\n", "go together"},
-		{"wrong type, value hidden", "ensembles:\n  - name: a\n    servers: [zk1]\n    tls: {insecure_skip_verify: hunter2-secret}\n", "line 4: cannot unmarshal !!str value into bool"},
+		{"wrong type, value hidden", "ensembles:\n  - name: a\n    servers: [zk1]\n    tls: {insecure_skip_verify: hunter2-secret}\n", "line 4: insecure_skip_verify: cannot unmarshal !!str value into bool"},
+		{"wrong type, block style", "ensembles:\n  - name: a\n    servers: [zk1]\n    discover: maybe\n", "line 4: discover: cannot unmarshal"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Decode(strings.NewReader(tc.in), Defaults{Timeout: time.Second})
@@ -149,5 +152,33 @@ func TestExampleConfig(t *testing.T) {
 	}
 	if len(cfg.Ensembles) != 3 || cfg.Ensembles[1].Observers() != 1 || cfg.Ensembles[2].ClientTLS() == nil {
 		t.Errorf("example config decoded as %+v", cfg)
+	}
+}
+
+// TestLoadOnlyRegularBoundedFiles: a link to /dev/zero must not fill the
+// memory, a FIFO must not hang the reload, a huge file is refused.
+func TestLoadOnlyRegularBoundedFiles(t *testing.T) {
+	dir := t.TempDir()
+	zero := filepath.Join(dir, "zero.yml")
+	if err := os.Symlink("/dev/zero", zero); err != nil {
+		t.Fatal(err)
+	}
+	fifo := filepath.Join(dir, "fifo.yml")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	big := filepath.Join(dir, "big.yml")
+	os.WriteFile(big, append([]byte("ensembles:\n  - name: a\n    servers: [zk1]\n#"), bytes.Repeat([]byte("x"), MaxFileBytes)...), 0o600)
+	for path, want := range map[string]string{zero: "not a regular file", fifo: "not a regular file", big: "larger than"} {
+		done := make(chan error, 1)
+		go func() { _, err := Load(path, Defaults{Timeout: time.Second}); done <- err }()
+		select {
+		case err := <-done:
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: err = %v, want %q", filepath.Base(path), err, want)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("%s: Load hangs", filepath.Base(path))
+		}
 	}
 }

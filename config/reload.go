@@ -70,7 +70,10 @@ func (s *Source) Reload() error {
 	cfg, err := Load(s.path, s.defaults)
 	if err != nil {
 		s.reloadOK.Set(0)
-		level.Error(s.logger).Log("msg", "Configuration not reloaded, keeping the one in force", "file", s.path, "err", err)
+		// At start nothing is in force: the caller says the file is invalid.
+		if s.current.Load() != nil {
+			level.Error(s.logger).Log("msg", "Configuration not reloaded, keeping the one in force", "file", s.path, "err", err)
+		}
 		return err
 	}
 	s.current.Store(cfg)

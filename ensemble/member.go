@@ -35,7 +35,7 @@ type memberPoller struct {
 	// It is shared by the member pollers of one Poller.
 	refusedOnce *sync.Map
 	// slots bounds the members polled at once across every ensemble (each
-	// holds up to four connections); nil means no bound.
+	// holds up to three connections at once); nil means no bound.
 	slots chan struct{}
 	// Admin, when set, reads the AdminServer where mntr or conf are refused.
 	Admin *adminserver.Client

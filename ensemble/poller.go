@@ -98,7 +98,8 @@ const DefaultMaxConcurrency = 256
 
 // NewPoller returns a Poller that logs to logger and polls at most
 // maxConcurrency members at once across all ensembles (0: no bound). A
-// member holds up to four connections while polled.
+// member holds up to three connections at once while polled (srvr, mntr
+// and conf in parallel; ruok and the AdminServer only after them).
 func NewPoller(logger log.Logger, maxConcurrency int) *Poller {
 	p := &Poller{Logger: logger, admin: bounded[*tls.Config, *http.Client]{max: 64}, states: bounded[string, *targetState]{max: maxTargetStates}}
 	if maxConcurrency > 0 {
