@@ -10,7 +10,7 @@ LDFLAGS   := -s -w -X $(VPKG).Version=$(VERSION) -X $(VPKG).Revision=$(REVISION)
              -X $(VPKG).Branch=$(BRANCH) -X $(VPKG).BuildUser=make -X $(VPKG).BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
 ZK_JAR    := /usr/share/java/zookeeper.jar
 
-.PHONY: all build release test unit vet fmt demo bench fuzz deps-zookeeper clean
+.PHONY: all build release test unit vet fmt demo bench fuzz deps-test deps-zookeeper clean
 
 all: vet build test
 
@@ -29,12 +29,12 @@ release:
 	@cd dist && sha256sum *.tar.gz > sha256sums.txt && cat sha256sums.txt
 
 vet:
-	@test -z "$$(gofmt -l . | tee /dev/stderr)" || (echo "gofmt: files above need formatting" && exit 1)
+	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "$$out"; echo "gofmt: files above need formatting"; exit 1; fi
 	$(GO) vet ./...
 
 # Everything: parsers, collector goldens, and the real-ensemble scenarios.
 # ZK_REQUIRED=1 turns "ZooKeeper not installed" into a failure, not a skip.
-test: vet
+test: deps-test vet
 	ZK_REQUIRED=1 $(GO) test -race -count=1 -timeout 10m ./...
 	cd deploy/kubernetes/check && $(GO) test -count=1 ./...
 
@@ -42,11 +42,14 @@ test: vet
 unit:
 	$(GO) test -race -count=1 -short ./fourletter/ ./config/ ./collector/
 
-# Installs Debian's ZooKeeper (and Java) when missing; needs root.
+# Install what the tests (or the demo) need when it is missing: Debian's
+# ZooKeeper and Java, Prometheus and promtool, Alertmanager and amtool,
+# systemd-analyze. Needs root or sudo only when something is missing.
+deps-test:
+	@./scripts/deps.sh test
+
 deps-zookeeper:
-	@test -f $(ZK_JAR) && command -v java >/dev/null || { \
-	  echo "Installing Debian's zookeeper package (needs root) ..."; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq zookeeper default-jre-headless >/dev/null; }
+	@./scripts/deps.sh demo
 
 # A local 3 voters + 1 observer ensemble and the exporter on 127.0.0.1:9141.
 demo: deps-zookeeper build
