@@ -2,6 +2,7 @@ package main
 
 import (
 	"compress/gzip"
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -37,33 +38,29 @@ type Handler struct {
 	AllowAnyTarget bool
 }
 
-// scrapeTimeout bounds a member's deadline by the scrape's own.
-func (h *Handler) scrapeTimeout(r *http.Request, timeout time.Duration) time.Duration {
+// scrapeLimit is how long this scrape may wait for its polls: Prometheus'
+// scrape timeout header less the offset (ok false without the header).
+func (h *Handler) scrapeLimit(r *http.Request) (time.Duration, bool) {
 	v := r.Header.Get("X-Prometheus-Scrape-Timeout-Seconds")
 	if v == "" {
-		return timeout
+		return 0, false
 	}
 	secs, err := strconv.ParseFloat(v, 64)
-	if err != nil || secs <= 0 {
-		return timeout
+	if err != nil || secs <= 0 || secs > 3600 {
+		return 0, false
 	}
 	limit := time.Duration(secs*float64(time.Second)) - h.TimeoutOffset
-	if limit < 100*time.Millisecond {
-		limit = 100 * time.Millisecond
-	}
-	return min(timeout, limit)
+	return max(limit, 100*time.Millisecond), true
 }
 
-func (h *Handler) target(r *http.Request, e config.Ensemble) ensemble.Target {
-	return ensemble.TargetOf(e, h.scrapeTimeout(r, time.Duration(e.Timeout)))
-}
+func (h *Handler) target(e config.Ensemble) ensemble.Target { return ensemble.TargetOf(e) }
 
 // ServeMetrics polls every configured ensemble.
 func (h *Handler) ServeMetrics(w http.ResponseWriter, r *http.Request) {
 	cfg := h.Source.Get()
 	targets := make([]ensemble.Target, 0, len(cfg.Ensembles))
 	for _, e := range cfg.Ensembles {
-		targets = append(targets, h.target(r, e))
+		targets = append(targets, h.target(e))
 	}
 	h.serve(w, r, targets, h.Global)
 }
@@ -87,7 +84,7 @@ func (h *Handler) ServeProbe(w http.ResponseWriter, r *http.Request) {
 	cfg := h.Source.Get()
 	for _, e := range cfg.Ensembles {
 		if e.Name == name {
-			h.serve(w, r, []ensemble.Target{h.target(r, e)}, nil)
+			h.serve(w, r, []ensemble.Target{h.target(e)}, nil)
 			return
 		}
 	}
@@ -107,7 +104,7 @@ func (h *Handler) ServeProbe(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "target "+unconfigured[0]+" is not a configured member (see --probe.allow-any-target)", http.StatusBadRequest)
 		return
 	}
-	h.serve(w, r, []ensemble.Target{h.target(r, e)}, nil)
+	h.serve(w, r, []ensemble.Target{h.target(e)}, nil)
 }
 
 // The bounds of a /probe target: ZooKeeper ensembles have a few voters and
@@ -122,15 +119,26 @@ const (
 // serves their metrics.
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request, targets []ensemble.Target, global prometheus.Gatherer) {
 	results := make([]ensemble.Result, len(targets))
+	limit, bounded := h.scrapeLimit(r)
 	var wg sync.WaitGroup
 	for i, t := range targets {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i] = h.Poller.Poll(r.Context(), t)
+			// The poll runs under the ensemble's own member deadline and is
+			// shared; a scrape that must answer sooner waits only that long
+			// and gets what the members said by then.
+			ctx := r.Context()
+			if bounded && limit < t.Timeout {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, limit)
+				defer cancel()
+			}
+			results[i] = h.Poller.Poll(ctx, t)
 		}()
 	}
 	wg.Wait()
+	h.logNoSlot(results)
 	reg := collector.Registry(results, h.Names, h.Logger)
 	var g prometheus.Gatherer = reg
 	if global != nil {
@@ -155,6 +163,25 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, targets []ensemb
 	w.Header().Add("Vary", "Accept-Encoding")
 	handler.ServeHTTP(gzipResponse{ResponseWriter: w, w: z}, r)
 	z.Close()
+}
+
+// logNoSlot says in one line per scrape how many members were not polled
+// for want of a poll slot.
+func (h *Handler) logNoSlot(results []ensemble.Result) {
+	n, first := 0, ""
+	for _, r := range results {
+		for _, s := range r.Members {
+			if ensemble.NoSlot(s) {
+				if n == 0 {
+					first = s.Member.Address
+				}
+				n++
+			}
+		}
+	}
+	if n > 0 {
+		level.Warn(h.Logger).Log("msg", "Members not polled: no free poll slot before their deadline (see --zookeeper.max-concurrency)", "members", n, "first", first)
+	}
 }
 
 // gzipWriters keeps a few writers at BestSpeed for the next scrapes: the

@@ -8,13 +8,16 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/go-kit/log"
 
 	"github.com/zookeeper-exporter/zookeeper_exporter/config"
+	"github.com/zookeeper-exporter/zookeeper_exporter/ensemble"
 	"github.com/zookeeper-exporter/zookeeper_exporter/internal/fakezk"
 )
 
@@ -131,4 +134,73 @@ func TestServerBoundsAndLifecycle(t *testing.T) {
 		t.Fatalf("a connection with unfinished headers stayed open for a minute")
 	}
 	t.Logf("unfinished headers: connection closed after %v (%v)", time.Since(start).Round(time.Second), err)
+}
+
+// TestCrowdOfTimeouts: hundreds of concurrent scrapes, each with its own
+// X-Prometheus-Scrape-Timeout-Seconds, against 5 members of which 2 hang:
+// they share polls, so the healthy members are asked a few rounds of words,
+// not one per request, and an ordinary scrape meanwhile still sees them up
+// and the quorum the replies prove.
+func TestCrowdOfTimeouts(t *testing.T) {
+	var members []config.Member
+	var healthy []*fakezk.Server
+	for _, role := range []string{"leader", "follower", "observer"} {
+		srv := fakezk.New(t)
+		srv.SetAll(fixtureReplies(t, "3.8.0/healthy/"+role), fakezk.Answer)
+		healthy = append(healthy, srv)
+		members = append(members, config.Member{Address: srv.Addr(), Observer: role == "observer"})
+	}
+	for range 2 {
+		srv := fakezk.New(t)
+		for _, w := range []string{"srvr", "mntr", "conf", "ruok"} {
+			srv.Set(w, nil, fakezk.Stall)
+		}
+		members = append(members, config.Member{Address: srv.Addr()})
+	}
+	cfg := &config.Config{Ensembles: []config.Ensemble{{Name: "crowd", Servers: members, Timeout: config.Duration(2 * time.Second)}}}
+	var logs syncBuffer
+	h := newHandler(t, cfg, false)
+	h.Logger = log.NewLogfmtLogger(&logs)
+	h.Poller = ensemble.NewPoller(h.Logger, 64) // few slots: a crowd of separate polls would starve
+
+	ordinary := func() scrape {
+		rec := httptest.NewRecorder()
+		h.ServeMetrics(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+		return parseText(t, rec.Body.String())
+	}
+	check := func(when string, s scrape) {
+		t.Helper()
+		for _, srv := range healthy {
+			if v, _ := s.value("zookeeper_up", "server="+srv.Addr()); v != 1 {
+				t.Errorf("%s: healthy member %s up %v", when, srv.Addr(), v)
+			}
+		}
+		if v, _ := s.value("zookeeper_ensemble_quorum", ""); v != 1 {
+			t.Errorf("%s: quorum %v, want 1", when, v)
+		}
+	}
+	check("alone", ordinary())
+	before := healthy[0].Count("srvr")
+
+	const crowd = 250
+	var wg sync.WaitGroup
+	for i := range crowd {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+			req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", strconv.FormatFloat(0.7+float64(i)*0.01, 'f', 2, 64))
+			h.ServeMetrics(httptest.NewRecorder(), req)
+		}()
+	}
+	check("amid the crowd", ordinary())
+	wg.Wait()
+	rounds := healthy[0].Count("srvr") - before
+	if rounds > 10 {
+		t.Errorf("the leader was asked srvr %d times for %d scrapes: polls are not shared", rounds, crowd+1)
+	}
+	if n := strings.Count(logs.String(), "no free poll slot"); n > 0 {
+		t.Errorf("%d scrapes logged a shortage of poll slots", n)
+	}
+	t.Logf("%d scrapes with distinct timeouts and one ordinary: the leader was asked srvr %d times", crowd, rounds)
 }

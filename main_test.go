@@ -169,12 +169,20 @@ func (x *exporter) scrape(path string) scrape {
 	if code != http.StatusOK {
 		x.t.Fatalf("GET %s: %d %s", path, code, body)
 	}
+	s := parseText(x.t, string(body))
+	s.took = took
+	return s
+}
+
+// parseText parses a text exposition.
+func parseText(t testing.TB, body string) scrape {
+	t.Helper()
 	parser := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := parser.TextToMetricFamilies(bytes.NewReader(body))
+	fams, err := parser.TextToMetricFamilies(strings.NewReader(body))
 	if err != nil {
-		x.t.Fatalf("exposition does not parse: %v", err)
+		t.Fatalf("exposition does not parse: %v", err)
 	}
-	return scrape{body: body, families: fams, took: took}
+	return scrape{body: []byte(body), families: fams}
 }
 
 // value finds one series: labels as "k=v,k=v" (a subset of its labels).

@@ -187,7 +187,7 @@ func BenchmarkScrape1000Members(b *testing.B) {
 	}
 }
 
-func fixtureReplies(b *testing.B, prefix string) map[string][]byte {
+func fixtureReplies(b testing.TB, prefix string) map[string][]byte {
 	replies := map[string][]byte{"ruok": []byte("imok")}
 	for _, w := range []string{"srvr", "mntr", "conf"} {
 		path := filepath.Join("fourletter", "testdata", prefix+"-"+w+".txt")

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/go-kit/log"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -52,7 +51,7 @@ func (h *testHandler) ServeMetrics(w http.ResponseWriter, r *http.Request) {
 	done := make(chan struct{})
 	for i, e := range h.cfg.Ensembles {
 		go func() {
-			results[i] = h.Poller.Poll(r.Context(), ensemble.TargetOf(e, time.Duration(e.Timeout)))
+			results[i] = h.Poller.Poll(r.Context(), ensemble.TargetOf(e))
 			done <- struct{}{}
 		}()
 	}

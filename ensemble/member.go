@@ -75,7 +75,11 @@ func DownReason(err error) string {
 }
 
 // errNoSlot: every poll slot stayed busy until the member's deadline.
+// NoSlot tells it apart.
 var errNoSlot = errors.New("no free poll slot before the deadline (see --zookeeper.max-concurrency)")
+
+// NoSlot says whether a member was not polled for want of a poll slot.
+func NoSlot(s MemberSnapshot) bool { return errors.Is(s.Err, errNoSlot) }
 
 // PollEnsemble polls every member concurrently, each under its own timeout
 // (bounded by ctx): a member that hangs costs its own deadline and nothing
@@ -94,8 +98,9 @@ func (p *memberPoller) PollEnsemble(ctx context.Context, members []config.Member
 			select {
 			case p.slots <- struct{}{}:
 			case <-ctx.Done():
+				// Counted and logged once per scrape by the caller
+				// (NoSlot), not once per member.
 				out[i] = MemberSnapshot{Member: m, State: StateUnknown, Allowed: map[string]bool{}, Err: errNoSlot, Duration: timeout}
-				level.Warn(p.Logger).Log("msg", "Member not polled", "server", m.Address, "err", errNoSlot)
 				continue
 			}
 		}

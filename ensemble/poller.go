@@ -23,8 +23,10 @@ type Target struct {
 	Members []config.Member
 	Timeout time.Duration
 	// TLS, when set, is used towards the members' secure client port (and
-	// an https AdminServer).
-	TLS *tls.Config
+	// an https AdminServer). TLSKey names its settings: polls are shared by
+	// what is polled, not by which configuration load built TLS.
+	TLS    *tls.Config
+	TLSKey string
 	// AdminPort, when not 0, is the members' AdminServer port, read where
 	// the whitelist refuses mntr or conf; AdminScheme is http or https.
 	AdminPort   int
@@ -34,10 +36,15 @@ type Target struct {
 	Discover bool
 }
 
-// TargetOf is the poll of a configured ensemble, with a member deadline.
-func TargetOf(e config.Ensemble, timeout time.Duration) Target {
-	return Target{Name: e.Name, Members: e.Servers, Timeout: timeout, TLS: e.ClientTLS(), AdminPort: e.AdminPort, AdminScheme: e.AdminScheme,
+// TargetOf is the poll of a configured ensemble, under its own member
+// deadline (a scrape that must answer sooner gives Poll a shorter context).
+func TargetOf(e config.Ensemble) Target {
+	t := Target{Name: e.Name, Members: e.Servers, Timeout: time.Duration(e.Timeout), TLS: e.ClientTLS(), AdminPort: e.AdminPort, AdminScheme: e.AdminScheme,
 		Discover: e.Discover}
+	if e.TLS != nil {
+		t.TLSKey = fmt.Sprintf("%+v", *e.TLS)
+	}
+	return t
 }
 
 // stateKey identifies an ensemble across scrapes (and reloads): its name,
@@ -50,10 +57,12 @@ func (t Target) stateKey() string {
 	return k
 }
 
-// pollKey identifies a poll that concurrent scrapes may share: the same
-// ensemble asked the same way.
+// pollKey identifies a poll that concurrent scrapes share: the same
+// members asked the same way. Neither a scrape's own deadline nor a
+// configuration reload makes a new poll: a crowd of requests with
+// different timeouts costs the members one round of words, not one each.
 func (t Target) pollKey() string {
-	return fmt.Sprintf("%s\x00%p\x00%d\x00%d%s", t.stateKey(), t.TLS, t.Timeout, t.AdminPort, t.AdminScheme)
+	return fmt.Sprintf("%s\x00%s\x00%d\x00%d%s", t.stateKey(), t.TLSKey, t.Timeout, t.AdminPort, t.AdminScheme)
 }
 
 // Result is one poll of every member of a target, and what it implies.

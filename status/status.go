@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/zookeeper-exporter/zookeeper_exporter/config"
 	"github.com/zookeeper-exporter/zookeeper_exporter/ensemble"
@@ -67,7 +66,7 @@ type Ensemble struct {
 func Run(w io.Writer, cfg *config.Config, poller *ensemble.Poller, output, member string) int {
 	var reports []Ensemble
 	for _, e := range cfg.Ensembles {
-		r := poller.Poll(context.Background(), ensemble.TargetOf(e, time.Duration(e.Timeout)))
+		r := poller.Poll(context.Background(), ensemble.TargetOf(e))
 		reports = append(reports, Report(r))
 	}
 	switch {
