@@ -46,6 +46,7 @@ func run(args []string) int {
 		offset       = durationFlag(app, "zookeeper.timeout-offset", "Taken off Prometheus' scrape timeout (X-Prometheus-Scrape-Timeout-Seconds) to bound the member deadline.", "0.5s")
 		maxConc      = app.Flag("zookeeper.max-concurrency", "Members polled at once across all ensembles (each holds up to 3 connections at once: srvr, mntr and conf); a member waiting for a slot past its deadline is reported down. 0: no bound.").Default(strconv.Itoa(ensemble.DefaultMaxConcurrency)).Int()
 		discover     = app.Flag("zookeeper.discover", "Treat the servers as seeds: learn every member (voters, observers) from the ensemble's own configuration (conf, else /zookeeper/config) and poll them all.").Default("false").Bool()
+		discoverMax  = app.Flag("zookeeper.discover.max-members", "With discovery, poll at most this many members of an ensemble (the listed servers always); the others count in the arithmetic, unpolled.").Default(strconv.Itoa(config.DefaultDiscoverMax)).Int()
 		adminPort    = app.Flag("zookeeper.admin-port", "The members' AdminServer port (ZooKeeper's default 8080), read where the 4lw whitelist refuses mntr or conf; 0: never.").Default("0").Int()
 		adminScheme  = enumFlag(app.Flag("zookeeper.admin-scheme", "http or https (with the --zookeeper.tls.* settings) for the AdminServer."), "zookeeper.admin-scheme", "http", "http", "https")
 		caFile       = app.Flag("zookeeper.tls.ca-file", "CA certificate to verify ZooKeeper's secure client port with.").String()
@@ -82,7 +83,7 @@ func run(args []string) int {
 	// every line of the log.
 	logger := log.With(base, "time", log.DefaultTimestampUTC, "caller", log.DefaultCaller)
 
-	defaults := config.Defaults{Timeout: *timeout, AdminPort: *adminPort, AdminScheme: *adminScheme, Discover: *discover}
+	defaults := config.Defaults{Timeout: *timeout, AdminPort: *adminPort, AdminScheme: *adminScheme, Discover: *discover, DiscoverMax: *discoverMax}
 	if *caFile != "" || *certFile != "" || *keyFile != "" || *serverName != "" || *insecure {
 		defaults.TLS = &config.TLS{CAFile: *caFile, CertFile: *certFile, KeyFile: *keyFile, ServerName: *serverName, InsecureSkipVerify: *insecure}
 	}

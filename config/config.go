@@ -36,7 +36,10 @@ type Ensemble struct {
 	Servers  []Member `yaml:"servers"`
 	Timeout  Duration `yaml:"timeout"`
 	Discover bool     `yaml:"discover"`
-	TLS      *TLS     `yaml:"tls"`
+	// DiscoverMax caps the members discovery polls beyond the servers
+	// listed: a hostile conf must not make the exporter poll thousands.
+	DiscoverMax int  `yaml:"discover_max_members"`
+	TLS         *TLS `yaml:"tls"`
 	// AdminPort, when set, is the members' AdminServer port, read where the
 	// 4lw whitelist refuses mntr or conf. AdminScheme: http (default) or https
 	// (with the tls settings).
@@ -128,6 +131,15 @@ func (c *Config) SetDefaults(d Defaults) error {
 // ad-hoc /probe list, and has its settings checked and its TLS built.
 func (d Defaults) apply(e *Ensemble) error {
 	e.Discover = e.Discover || d.Discover
+	if e.DiscoverMax == 0 {
+		e.DiscoverMax = d.DiscoverMax
+	}
+	if e.DiscoverMax == 0 {
+		e.DiscoverMax = DefaultDiscoverMax
+	}
+	if e.DiscoverMax < 0 {
+		return fmt.Errorf("discover_max_members %d: want a positive number", e.DiscoverMax)
+	}
 	if e.Timeout == 0 {
 		e.Timeout = Duration(d.Timeout)
 	}
@@ -195,6 +207,11 @@ type TLS struct {
 	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
 }
 
+// DefaultDiscoverMax is how many members discovery polls at most by
+// default: far more than any real ensemble (a handful of voters, some
+// observers), far fewer than a hostile conf can list.
+const DefaultDiscoverMax = 100
+
 // Duration is a time.Duration written as "2s", "500ms" in YAML.
 type Duration time.Duration
 
@@ -202,6 +219,7 @@ type Duration time.Duration
 type Defaults struct {
 	Timeout     time.Duration
 	Discover    bool
+	DiscoverMax int
 	TLS         *TLS
 	AdminPort   int
 	AdminScheme string

@@ -31,6 +31,10 @@ type targetState struct {
 	// session per scrape would be a load of its own.
 	znode   *fourletter.Conf
 	znodeAt time.Time
+	// found is the discovered set last logged, capped the count left out
+	// by the cap last logged: the log says changes, not repeats.
+	found  string
+	capped int
 	// unaddressable is the count last logged, so the log says it once.
 	unaddressable int
 	// last is the membership the ensemble told last: when its members stop
@@ -137,11 +141,49 @@ func (p *Poller) discoverPoll(ctx context.Context, mp *memberPoller, t Target, s
 		return NewResult(t, snaps, fallback, time.Since(start))
 	}
 	found, unaddressable := DiscoverMembers(t.Members, snaps, view.Membership)
+	// The cap keeps the seeds and the first members the membership names.
+	limit := t.DiscoverMax
+	if limit <= 0 {
+		limit = config.DefaultDiscoverMax
+	}
+	capped := 0
+	if limit = max(limit, len(t.Members)); len(found) > limit {
+		kept := make([]config.Member, 0, limit)
+		for _, m := range found {
+			if slices.ContainsFunc(t.Members, func(x config.Member) bool { return x.Address == m.Address }) {
+				kept = append(kept, m)
+			}
+		}
+		for _, m := range found {
+			if len(kept) == limit {
+				break
+			}
+			if !slices.ContainsFunc(kept, func(x config.Member) bool { return x.Address == m.Address }) {
+				kept = append(kept, m)
+			}
+		}
+		capped, found = len(found)-len(kept), kept
+	}
+	addrs := make([]string, len(found))
+	for i, m := range found {
+		addrs[i] = m.Address
+	}
+	slices.Sort(addrs)
+	foundKey := strings.Join(addrs, ",")
 	state.mu.Lock()
 	state.members = found
+	logFound, logCap := foundKey != state.found, capped != state.capped
+	state.found, state.capped = foundKey, capped
 	logIt := len(unaddressable) != state.unaddressable
 	state.unaddressable = len(unaddressable)
 	state.mu.Unlock()
+	if logCap && capped > 0 {
+		level.Warn(p.Logger).Log("msg", "The ensemble names more members than discovery polls (see discover_max_members, --zookeeper.discover.max-members); the rest count in the quorum arithmetic but are not polled",
+			"ensemble", t.Name, "polled", len(found), "left_out", capped)
+	}
+	if logFound {
+		level.Info(p.Logger).Log("msg", "Discovered members", "ensemble", t.Name, "count", len(found))
+	}
 	if logIt && len(unaddressable) > 0 {
 		var ids []string
 		for _, srv := range unaddressable {
@@ -167,7 +209,6 @@ func (p *Poller) discoverPoll(ctx context.Context, mp *memberPoller, t Target, s
 		}
 	}
 	if len(missing) > 0 {
-		level.Info(p.Logger).Log("msg", "Discovered members", "ensemble", t.Name, "count", len(missing))
 		out = append(out, mp.PollEnsemble(ctx, missing, t.Timeout)...)
 	}
 	r := NewResult(t, out, fallback, time.Since(start))

@@ -32,15 +32,17 @@ type Target struct {
 	AdminPort   int
 	AdminScheme string
 	// Discover: Members are seeds; the ensemble's membership says whom
-	// else to poll, and the roles.
-	Discover bool
+	// else to poll, and the roles; at most DiscoverMax members in all (0:
+	// config.DefaultDiscoverMax).
+	Discover    bool
+	DiscoverMax int
 }
 
 // TargetOf is the poll of a configured ensemble, under its own member
 // deadline (a scrape that must answer sooner gives Poll a shorter context).
 func TargetOf(e config.Ensemble) Target {
 	t := Target{Name: e.Name, Members: e.Servers, Timeout: time.Duration(e.Timeout), TLS: e.ClientTLS(), AdminPort: e.AdminPort, AdminScheme: e.AdminScheme,
-		Discover: e.Discover}
+		Discover: e.Discover, DiscoverMax: e.DiscoverMax}
 	if e.TLS != nil {
 		t.TLSKey = fmt.Sprintf("%+v", *e.TLS)
 	}

@@ -2,6 +2,8 @@ package ensemble
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -52,5 +54,49 @@ func TestPollAbandonedKeepsEveryMember(t *testing.T) {
 	wg.Wait()
 	if got := hung.Connections() - before; got != 0 {
 		t.Errorf("the scrape that waited opened %d new connections to the hung member, want 0 (one shared poll)", got)
+	}
+}
+
+// TestDiscoveryCapped: a seed whose conf names 10,000 servers makes the
+// exporter poll no more than the cap, and the log says so once, not every
+// scrape.
+func TestDiscoveryCapped(t *testing.T) {
+	seed := fakezk.New(t)
+	var conf strings.Builder
+	conf.WriteString("clientPort=2181\nserverId=1\nmembership: \n")
+	for i := 1; i <= 10000; i++ {
+		// Client addresses on loopback (127.1.x.y), the discard port:
+		// refused at once, nothing leaves the machine.
+		fmt.Fprintf(&conf, "server.%d=127.1.%d.%d:2888:3888:participant;127.1.%d.%d:9\n", i, i/256, i%256, i/256, i%256)
+	}
+	conf.WriteString("version=100000000\n")
+	seed.Set("conf", []byte(conf.String()), fakezk.Answer)
+	seed.Set("srvr", []byte("Zookeeper version: 3.8.0\nZxid: 0x100000005\nMode: follower\n"), fakezk.Answer)
+	var logs strings.Builder
+	var mu sync.Mutex
+	logger := log.LoggerFunc(func(kv ...any) error {
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintln(&logs, kv...)
+		return nil
+	})
+	p := NewPoller(logger, DefaultMaxConcurrency)
+	target := Target{Name: "hostile", Members: []config.Member{{Address: seed.Addr()}}, Timeout: 2 * time.Second, Discover: true, DiscoverMax: 10}
+	for range 3 {
+		r := p.Poll(context.Background(), target)
+		if len(r.Members) > 10 {
+			t.Fatalf("%d members polled, cap 10", len(r.Members))
+		}
+		if r.View.Voters != 10000 {
+			t.Errorf("voters %d: the membership still counts every server", r.View.Voters)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if n := strings.Count(logs.String(), "Discovered members"); n != 1 {
+		t.Errorf("\"Discovered members\" logged %d times in 3 polls, want once", n)
+	}
+	if n := strings.Count(logs.String(), "more members than discovery polls"); n != 1 {
+		t.Errorf("the cap logged %d times in 3 polls, want once", n)
 	}
 }
