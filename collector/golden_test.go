@@ -236,6 +236,19 @@ func TestGolden(t *testing.T) {
 					"zk_learner_handler_qp_size{key=\"3\",quantile=\"0.5\"}\t1.0\nzk_learner_handler_qp_size_count{key=\"3\"}\t8.0\nzk_learner_handler_qp_size_sum{key=\"3\"}\t4.0\n" +
 					"zk_jvm_threads_current\t42.0\nzk_jvm_info{version=\"17.0.15+6\",vendor=\"Debian\"}\t1.0\nzk_commit_count\t99.0\n" +
 					"zk_bad{ensemble=\"x\"}\t1\n"}}}},
+		// Replies other projects recorded from ZooKeeper 3.3 to 3.7
+		// (../fourletter/testdata/peers/SOURCES.md), one member each: the
+		// words not recorded are closed without a byte.
+		{name: "peer_3.3.0_follower_stat", members: []fakeMember{{name: "zk1", fixture: "peers/zkcontrib-3.3.0-follower"}}},
+		{name: "peer_3.4.0_follower_mntr", members: []fakeMember{{name: "zk1", fixture: "peers/zkcontrib-3.4.0-follower"}}},
+		{name: "peer_3.4.6_leader_srvr", members: []fakeMember{{name: "zk1", fixture: "peers/gozk-3.4.6-leader"}}},
+		{name: "peer_3.5.3_leader_mntr", members: []fakeMember{{name: "zk1", fixture: "peers/beats-3.5.3-leader"}}},
+		{name: "peer_3.5.5_leader_mntr", members: []fakeMember{{name: "zk1", fixture: "peers/otel-3.5.5-leader"}}},
+		{name: "peer_3.5.5_standalone_srvr", members: []fakeMember{{name: "zk1", fixture: "peers/beats-3.5.5-standalone"}}},
+		{name: "peer_3.6.1_standalone_mntr", members: []fakeMember{{name: "zk1", fixture: "peers/netdata-3.6.1-standalone"}}},
+		{name: "peer_3.6.1_leader_solr", members: []fakeMember{{name: "zk1", fixture: "peers/solr-3.6.1-leader"}}},
+		{name: "peer_3.7.0_leader_mntr", members: []fakeMember{{name: "zk1", fixture: "peers/beats-3.7.0-leader"}}},
+		{name: "peer_3.7.0_follower_mntr", members: []fakeMember{{name: "zk1", fixture: "peers/datadog-3.7.0-follower"}}},
 		{name: "garbage", members: []fakeMember{
 			{name: "zk1", fixture: "3.8.0/healthy/leader"},
 			{name: "zk2", replies: map[string]string{"srvr": "\x00\xff garbage\n", "mntr": "zk_version\t3.8.0\nnonsense\nzk_server_state\tfollower\nzk_x{bad\t1\nzk_up\t5\nzk_y\tNaN\nzk_outstanding_requests\t7\nzk_outstanding_requests\t9\n", "conf": "nope"}},

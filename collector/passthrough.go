@@ -44,6 +44,17 @@ var renamedGauges = map[string]string{
 // labels it.
 var keyedSuffixes = []string{"learner_handler_qp_size", "learner_handler_qp_time_ms", "ack_latency", "read_per_namespace", "write_per_namespace"}
 
+// unkeyedStems end like a keyed set but are summaries of their own:
+// ServerMetrics' QUORUM_ACK_LATENCY is getSummary("quorum_ack_latency"),
+// not key "quorum" of the ACK_LATENCY set (which is keyed by server id).
+var unkeyedStems = toSet(`quorum_ack_latency`)
+
+// millisKeys are in milliseconds although their names end in neither _ms,
+// latency nor time: CommitProcessor feeds WRITE_BATCH_TIME_IN_COMMIT_PROCESSOR
+// with Time.currentElapsedTime() differences (checked over every summary of
+// ZooKeeper 3.9's ServerMetrics).
+var millisKeys = toSet(`write_batch_time_in_commit_processor`)
+
 var summaryStats = [9]string{"avg", "min", "max", "cnt", "sum", "p50", "p95", "p99", "p999"}
 
 var quantileIndex = map[int]float64{statIndex("p50"): 0.5, statIndex("p95"): 0.95, statIndex("p99"): 0.99, statIndex("p999"): 0.999}
@@ -219,12 +230,13 @@ func (n *Names) passthrough(s fourletter.Sample) mntrMetric {
 func newPassthroughSpec(key string) passthroughSpec {
 	spec := passthroughSpec{help: "ZooKeeper mntr zk_" + key + ".", divisor: 1}
 	name := key
+	// The renamed gauges first: they end in _count and are no counters.
 	switch {
+	case renamedGauges[key] != "":
+		name = renamedGauges[key]
 	case counterKeys[key] || strings.HasSuffix(key, "_count"):
 		spec.kind = kindCounter
 		name = strings.TrimSuffix(name, "_count")
-	case renamedGauges[key] != "":
-		name = renamedGauges[key]
 	}
 	if base, ok := millis(name); ok {
 		name, spec.divisor = base+"_seconds", 1000
@@ -342,6 +354,9 @@ func cutProviderSuffix(key string) (string, string, bool) {
 // splitKeyed splits "3_learner_handler_qp_size" into the name
 // "learner_handler_qp_size" and the key "3"; the key may hold "_".
 func splitKeyed(stem string) (name, key string) {
+	if unkeyedStems[stem] {
+		return stem, ""
+	}
 	for _, suffix := range keyedSuffixes {
 		if k, found := strings.CutSuffix(stem, "_"+suffix); found && k != "" {
 			return suffix, k
@@ -353,6 +368,9 @@ func splitKeyed(stem string) (name, key string) {
 // millis reports whether a ZooKeeper name is in milliseconds, by
 // ZooKeeper's naming: *_ms, *latency, *time.
 func millis(name string) (string, bool) {
+	if millisKeys[name] {
+		return name, true
+	}
 	if base, ok := strings.CutSuffix(name, "_ms"); ok {
 		return base, true
 	}

@@ -12,7 +12,8 @@ import (
 // seedFixtures adds every recorded reply of a word as a seed.
 func seedFixtures(f *testing.F, word string) {
 	files, _ := filepath.Glob("testdata/*/*/*.txt")
-	for _, file := range files {
+	peers, _ := filepath.Glob("testdata/peers/*.txt")
+	for _, file := range append(files, peers...) {
 		if fixtureCommand(file) == word {
 			if b, err := os.ReadFile(file); err == nil {
 				f.Add(b)
