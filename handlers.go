@@ -28,6 +28,9 @@ type Handler struct {
 	Poller *ensemble.Poller
 	// Names caches what the passthrough derives from mntr keys.
 	Names *collector.Names
+	// Limits bound what one member can add to a scrape (zero values: the
+	// defaults).
+	Limits collector.Limits
 	// Global is gathered with /metrics: build info, reload status, Go and
 	// process metrics.
 	Global prometheus.Gatherer
@@ -139,7 +142,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, targets []ensemb
 	}
 	wg.Wait()
 	h.logNoSlot(results)
-	reg := collector.Registry(results, h.Names, h.Logger)
+	reg := collector.Registry(results, h.Names, h.Limits, h.Logger)
 	var g prometheus.Gatherer = reg
 	if global != nil {
 		g = prometheus.Gatherers{global, reg}

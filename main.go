@@ -67,6 +67,13 @@ func run(args []string) int {
 		output       = enumFlag(statusCmd.Flag("output", "table (for people) or json (for scripts)."), "output", "table", "table", "json")
 		member       = statusCmd.Flag("member", "Answer only: may this member (host:port, as configured) be stopped now? Exit 0 yes, 1 no.").String()
 	)
+	// What one member may add to a scrape (collector.Limits).
+	limits := collector.DefaultLimits()
+	app.Flag("collector.max-series-per-member", "Passthrough series one member may add to a scrape; the rest are dropped and counted (zookeeper_member_series_dropped).").Default(strconv.Itoa(limits.MaxSeriesPerMember)).IntVar(&limits.MaxSeriesPerMember)
+	app.Flag("collector.max-series-per-family", "Label sets one member may give one passthrough family (per-namespace, per-server summaries).").Default(strconv.Itoa(limits.MaxSeriesPerFamily)).IntVar(&limits.MaxSeriesPerFamily)
+	app.Flag("collector.max-name-length", "Longest mntr key (bytes) a member may name a series with.").Default(strconv.Itoa(limits.MaxNameLength)).IntVar(&limits.MaxNameLength)
+	app.Flag("collector.max-label-value-length", "Longest label value (bytes) from a member.").Default(strconv.Itoa(limits.MaxLabelValueLength)).IntVar(&limits.MaxLabelValueLength)
+	app.Flag("collector.max-config-servers", "Server lines of one member's conf exposed as member_config_server_info (and unwatched servers as ensemble_server_watched).").Default(strconv.Itoa(limits.MaxConfigServers)).IntVar(&limits.MaxConfigServers)
 	app.Command("serve", "Serve metrics over HTTP (the default).").Default()
 	app.Version(version.Print(exporterName))
 	app.HelpFlag.Short('h')
@@ -120,7 +127,7 @@ func run(args []string) int {
 	global := prometheus.NewRegistry()
 	global.MustRegister(versioncollector.NewCollector(exporterName), source,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
-	handler := &Handler{Source: source, Poller: ensemble.NewPoller(logger, *maxConc), Names: collector.NewNames(0), Global: global,
+	handler := &Handler{Source: source, Poller: ensemble.NewPoller(logger, *maxConc), Names: collector.NewNames(0), Limits: limits, Global: global,
 		Logger: logger, TimeoutOffset: *offset, AllowAnyTarget: *allowAny}
 	scrapes := limitRequests(*maxRequests)
 

@@ -35,7 +35,7 @@ func fiveMemberResult(b testing.TB) ensemble.Result {
 // of a 5-member ensemble (emit, gather, encode), as in every scrape.
 func BenchmarkExposition5Members(b *testing.B) {
 	r := fiveMemberResult(b)
-	reg := Registry([]ensemble.Result{r}, NewNames(0), nil)
+	reg := Registry([]ensemble.Result{r}, NewNames(0), Limits{}, nil)
 	b.ReportAllocs()
 	var size int
 	for b.Loop() {
@@ -61,7 +61,7 @@ func BenchmarkParseAndExpose5Members(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		r := fiveMemberResult(b)
-		fams, _ := Registry([]ensemble.Result{r}, names, nil).Gather()
+		fams, _ := Registry([]ensemble.Result{r}, names, Limits{}, nil).Gather()
 		enc := expfmt.NewEncoder(io.Discard, expfmt.NewFormat(expfmt.TypeTextPlain))
 		for _, f := range fams {
 			enc.Encode(f)

@@ -22,6 +22,7 @@ import (
 // Ensembles is the collector of the fixed metrics of one scrape's polls.
 type Ensembles struct {
 	Results []ensemble.Result
+	Limits  Limits
 	Logger  log.Logger
 }
 
@@ -40,8 +41,9 @@ func (c Ensembles) Collect(ch chan<- prometheus.Metric) {
 	}
 	// About 40 fixed series a member, plus the ensemble's own.
 	e := newEmitter(ch, nil, len(fixedMetrics), 48*members)
+	lim := c.Limits.withDefaults()
 	for _, r := range c.Results {
-		emitResult(e, r)
+		emitResult(e, r, lim)
 	}
 	logDropped(c.Logger, e)
 }
@@ -52,6 +54,7 @@ func (c Ensembles) Collect(ch chan<- prometheus.Metric) {
 type Passthrough struct {
 	Results []ensemble.Result
 	Names   *Names
+	Limits  Limits
 	Logger  log.Logger
 }
 
@@ -59,19 +62,24 @@ type Passthrough struct {
 func (c Passthrough) Describe(chan<- *prometheus.Desc) {}
 
 // Collect maps every member's mntr, on as many goroutines as there are
-// CPUs, and sends the metrics.
+// CPUs, decides each family's schema from all members at once (plan), and
+// sends the metrics. What a member sends can only cost its own series:
+// the series over its limits, or in a schema fewer members send, are
+// dropped and counted on it (zookeeper_member_series_dropped).
 func (c Passthrough) Collect(ch chan<- prometheus.Metric) {
+	lim := c.Limits.withDefaults()
 	type job struct {
 		ensemble string
 		member   ensemble.MemberSnapshot
 	}
 	var jobs []job
-	samples := 0
+	samples, most := 0, 0
 	for _, r := range c.Results {
 		for _, s := range r.Members {
 			if s.Up && s.Mntr != nil {
 				jobs = append(jobs, job{r.Target.Name, s})
 				samples += len(s.Mntr.Samples)
+				most = max(most, len(s.Mntr.Samples))
 			}
 		}
 	}
@@ -83,18 +91,31 @@ func (c Passthrough) Collect(ch chan<- prometheus.Metric) {
 		go func() {
 			defer wg.Done()
 			for i := int(next.Add(1) - 1); i < len(jobs); i = int(next.Add(1) - 1) {
-				mapped[i] = c.Names.mapMntr(jobs[i].member.Mntr)
+				mapped[i] = c.Names.mapMntr(jobs[i].member.Mntr, lim)
 			}
 		}()
 	}
 	wg.Wait()
 	// A member's samples make at most as many series (a summary's
-	// stats make one); the families are shared by the members.
-	e := newEmitter(ch, c.Names, min(samples, 1024), samples)
+	// stats make one); the members share the families.
+	e := newEmitter(ch, c.Names, min(most, 1024), samples)
+	plan(e, mapped, lim)
 	for i, j := range jobs {
-		emitMapped(e, j.ensemble, j.member.Member.Address, mapped[i])
+		drops := emitMapped(e, j.ensemble, j.member.Member.Address, mapped[i], lim)
+		emitDrops(e, c.Names, c.Logger, j.ensemble, j.member.Member.Address, drops)
 	}
 	logDropped(c.Logger, e)
+}
+
+// emitDrops sends a member's dropped series by reason, and logs a reason
+// once while its count stays the same.
+func emitDrops(e *emitter, names *Names, logger log.Logger, ensembleName, server string, drops map[string]int) {
+	for reason, n := range drops {
+		e.fixed(seriesDroppedMetric, float64(n), ensembleName, server, reason)
+		if names.changed(ensembleName+"\x00"+server+"\x00"+reason, n) && logger != nil {
+			level.Warn(logger).Log("msg", "Series of a member dropped (see zookeeper_member_series_dropped)", "ensemble", ensembleName, "server", server, "reason", reason, "count", n)
+		}
+	}
 }
 
 func logDropped(logger log.Logger, e *emitter) {
@@ -104,11 +125,11 @@ func logDropped(logger log.Logger, e *emitter) {
 }
 
 // emitResult turns one ensemble snapshot into its fixed metrics.
-func emitResult(e *emitter, r ensemble.Result) {
+func emitResult(e *emitter, r ensemble.Result, lim Limits) {
 	name := r.Target.Name
 	v := r.View
 	for i, s := range r.Members {
-		emitMember(e, name, s, v, i)
+		emitMember(e, name, s, v, i, lim)
 	}
 	g := func(f *fixed, val float64) { e.fixed(f, val, name) }
 	m := v.Membership
@@ -143,9 +164,16 @@ func emitResult(e *emitter, r ensemble.Result) {
 				watchedAs[j] = r.Members[i].Member.Address
 			}
 		}
+		unwatched := 0
 		for j, srv := range m.Servers {
 			addr, watched := watchedAs[j]
 			if !watched {
+				// A membership of thousands (a hostile conf) must not
+				// make thousands of series: the unwatched count says
+				// the rest.
+				if unwatched++; unwatched > lim.MaxConfigServers {
+					continue
+				}
 				addr = srv.ClientAddress
 			}
 			e.fixed(serverWatchedMetric, boolFloat(watched), name, strconv.FormatInt(srv.ID, 10), srv.Role, addr)
@@ -172,7 +200,7 @@ func ruleName(r ensemble.Rule) string {
 	return "majority"
 }
 
-func emitMember(e *emitter, ensembleName string, s ensemble.MemberSnapshot, v ensemble.View, idx int) {
+func emitMember(e *emitter, ensembleName string, s ensemble.MemberSnapshot, v ensemble.View, idx int, lim Limits) {
 	server := s.Member.Address
 	g := func(f *fixed, val float64) { e.fixed(f, val, ensembleName, server) }
 	g(upMetric, boolFloat(s.Up))
@@ -231,8 +259,18 @@ func emitMember(e *emitter, ensembleName string, s ensemble.MemberSnapshot, v en
 		if ver, err := strconv.ParseUint(s.Conf.ConfigVersion, 16, 64); err == nil {
 			g(memberConfigVersion, float64(ver))
 		}
-		for _, line := range s.Conf.Servers {
+		dropped := 0
+		for i, line := range s.Conf.Servers {
+			// One series a server line: a conf of thousands of lines must
+			// not make thousands.
+			if i >= lim.MaxConfigServers || len(line.Addresses) > lim.MaxLabelValueLength {
+				dropped++
+				continue
+			}
 			e.fixed(configServerInfo, 1, ensembleName, server, strconv.FormatInt(line.ID, 10), line.Role, line.Addresses)
+		}
+		if dropped > 0 {
+			e.fixed(seriesDroppedMetric, float64(dropped), ensembleName, server, dropConfigServers)
 		}
 	}
 
@@ -255,24 +293,57 @@ func emitMember(e *emitter, ensembleName string, s ensemble.MemberSnapshot, v en
 	}
 }
 
-// emitMapped sends one member's passthrough mntr metrics.
-func emitMapped(e *emitter, ensembleName, server string, mapped []mntrMetric) {
+// emitMapped sends one member's passthrough mntr metrics within its
+// limits, and returns what it dropped, by reason.
+func emitMapped(e *emitter, ensembleName, server string, mapped []mntrMetric, lim Limits) map[string]int {
+	var drops map[string]int
+	drop := func(reason string) {
+		if drops == nil {
+			drops = map[string]int{}
+		}
+		drops[reason]++
+	}
 	memberValues := []string{ensembleName, server}
+	sent := 0
+	var perFamily map[string]int
 	for _, m := range mapped {
+		if reason := lim.admissible(m); reason != "" {
+			drop(reason)
+			continue
+		}
+		if sent >= lim.MaxSeriesPerMember {
+			drop(dropSeriesLimit)
+			continue
+		}
 		labelNames, labelValues := memberLabels, memberValues
 		if len(m.labelNames) > 0 {
+			if perFamily == nil {
+				perFamily = map[string]int{}
+			}
+			if perFamily[m.name] >= lim.MaxSeriesPerFamily {
+				drop(dropLabelValuesLimit)
+				continue
+			}
+			perFamily[m.name]++
 			labelNames = append(memberLabels[:2:2], m.labelNames...)
 			labelValues = append([]string{ensembleName, server}, m.labelValues...)
 		}
+		ok := false
 		switch m.kind {
 		case kindGauge:
-			e.gauge(m.name, m.help, m.value, labelNames, labelValues...)
+			ok = e.gauge(m.name, m.help, m.value, labelNames, labelValues...)
 		case kindCounter:
-			e.counter(m.name, m.help, m.value, labelNames, labelValues...)
+			ok = e.counter(m.name, m.help, m.value, labelNames, labelValues...)
 		case kindSummary:
-			e.summary(m.name, m.help, m.count, m.sum, m.quantiles, labelNames, labelValues...)
+			ok = e.summary(m.name, m.help, m.count, m.sum, m.quantiles, labelNames, labelValues...)
 		}
+		if !ok {
+			drop(dropConflict)
+			continue
+		}
+		sent++
 	}
+	return drops
 }
 
 // allowedCommands are the words whose whitelist status is reported.
@@ -289,8 +360,8 @@ func anyTrue(bs []bool) bool {
 
 // Registry returns a registry holding both collectors for the results of
 // one scrape: what an HTTP handler gathers.
-func Registry(results []ensemble.Result, names *Names, logger log.Logger) *prometheus.Registry {
+func Registry(results []ensemble.Result, names *Names, limits Limits, logger log.Logger) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(Ensembles{Results: results, Logger: logger}, Passthrough{Results: results, Names: names, Logger: logger})
+	reg.MustRegister(Ensembles{Results: results, Limits: limits, Logger: logger}, Passthrough{Results: results, Names: names, Limits: limits, Logger: logger})
 	return reg
 }

@@ -55,6 +55,25 @@ func seriesID(name string, labelValues []string) [2]uint64 {
 	return id
 }
 
+// reserve registers a family's schema before any series (see plan); false
+// when another family holds the name or one of its summary names.
+func (e *emitter) reserve(name, help string, kind valueKind, labelNames []string) bool {
+	if _, ok := e.families[name]; ok || e.taken[name] {
+		return false
+	}
+	if kind == kindSummary {
+		if _, ok := e.families[name+"_sum"]; ok {
+			return false
+		}
+		if _, ok := e.families[name+"_count"]; ok {
+			return false
+		}
+		e.taken[name+"_sum"], e.taken[name+"_count"] = true, true
+	}
+	e.families[name] = family{kind: kind, help: help, labelNames: labelNames}
+	return true
+}
+
 // admit checks a series against the families sent so far.
 func (e *emitter) admit(name, help string, kind valueKind, labelNames, labelValues []string) bool {
 	if f, ok := e.families[name]; ok {
@@ -107,43 +126,46 @@ func (e *emitter) fixed(f *fixed, v float64, labelValues ...string) {
 	e.ch <- m
 }
 
-func (e *emitter) gauge(name, help string, v float64, labelNames []string, labelValues ...string) {
-	e.value(prometheus.GaugeValue, name, help, v, labelNames, labelValues)
+func (e *emitter) gauge(name, help string, v float64, labelNames []string, labelValues ...string) bool {
+	return e.value(prometheus.GaugeValue, name, help, v, labelNames, labelValues)
 }
 
-func (e *emitter) counter(name, help string, v float64, labelNames []string, labelValues ...string) {
-	e.value(prometheus.CounterValue, name, help, v, labelNames, labelValues)
+func (e *emitter) counter(name, help string, v float64, labelNames []string, labelValues ...string) bool {
+	return e.value(prometheus.CounterValue, name, help, v, labelNames, labelValues)
 }
 
-func (e *emitter) value(t prometheus.ValueType, name, help string, v float64, labelNames, labelValues []string) {
+// value sends a gauge or counter; false when it was dropped.
+func (e *emitter) value(t prometheus.ValueType, name, help string, v float64, labelNames, labelValues []string) bool {
 	kind := kindGauge
 	if t == prometheus.CounterValue {
 		kind = kindCounter
 	}
 	full := namespace + "_" + name
 	if !e.admit(full, help, kind, labelNames, labelValues) {
-		return
+		return false
 	}
 	m, err := prometheus.NewConstMetric(e.names.desc(full, help, labelNames), t, v, labelValues...)
 	if err != nil {
 		// Invalid UTF-8 in a label value from the server, for instance.
 		e.dropped++
-		return
+		return false
 	}
 	e.ch <- m
+	return true
 }
 
-func (e *emitter) summary(name, help string, count uint64, sum float64, quantiles map[float64]float64, labelNames []string, labelValues ...string) {
+func (e *emitter) summary(name, help string, count uint64, sum float64, quantiles map[float64]float64, labelNames []string, labelValues ...string) bool {
 	full := namespace + "_" + name
 	if !e.admit(full, help, kindSummary, labelNames, labelValues) {
-		return
+		return false
 	}
 	m, err := prometheus.NewConstSummary(e.names.desc(full, help, labelNames), count, sum, quantiles, labelValues...)
 	if err != nil {
 		e.dropped++
-		return
+		return false
 	}
 	e.ch <- m
+	return true
 }
 
 func parseFloat(s string) (float64, error) { return strconv.ParseFloat(strings.TrimSpace(s), 64) }

@@ -55,6 +55,7 @@ var (
 	votersConfigured    = gauge("member_voters_configured", "Voters in this member's own configuration (conf membership).", memberLabels)
 	observersConfigured = gauge("member_observers_configured", "Observers in this member's own configuration (conf membership).", memberLabels)
 	memberConfigVersion = gauge("member_config_version", "The configuration version this member reports (conf version=, hex in ZooKeeper).", memberLabels)
+	seriesDroppedMetric = gauge("member_series_dropped", "Series of this member dropped in this scrape, by reason: series_limit, label_values_limit, name_length, label_value_length, config_servers_limit (the exporter's limits), reserved_name (a name or label Prometheus reserves), conflict (a family other members send differently).", reasonLabels)
 	configServerInfo    = gauge("member_config_server_info", "Constant 1 for each server line in this member's own configuration: who believes what.", configServerLabels)
 )
 

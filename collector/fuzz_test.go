@@ -68,12 +68,20 @@ func expose(t testing.TB, replies [][3][]byte) []byte {
 	// input runs the same code whatever came before.
 	results := []ensemble.Result{ensemble.NewResult(ensemble.Target{Name: "fuzz"}, snaps, nil, time.Millisecond)}
 	e := newEmitter(ch, nil, 0, 0)
+	lim := DefaultLimits()
 	for _, r := range results {
-		emitResult(e, r)
+		emitResult(e, r, lim)
+		var mapped [][]mntrMetric
+		var who []string
 		for _, s := range r.Members {
 			if s.Up && s.Mntr != nil {
-				emitMapped(e, r.Target.Name, s.Member.Address, (*Names)(nil).mapMntr(s.Mntr))
+				mapped = append(mapped, (*Names)(nil).mapMntr(s.Mntr, lim))
+				who = append(who, s.Member.Address)
 			}
+		}
+		plan(e, mapped, lim)
+		for i, ms := range mapped {
+			emitDrops(e, nil, nil, r.Target.Name, who[i], emitMapped(e, r.Target.Name, who[i], ms, lim))
 		}
 	}
 	close(ch)

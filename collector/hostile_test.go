@@ -4,18 +4,22 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
 
 	"github.com/zookeeper-exporter/zookeeper_exporter/config"
+	"github.com/zookeeper-exporter/zookeeper_exporter/ensemble"
 	"github.com/zookeeper-exporter/zookeeper_exporter/internal/fakezk"
 )
 
@@ -193,4 +197,106 @@ func deadAddr(t *testing.T) string {
 	addr := ln.Addr().String()
 	ln.Close()
 	return addr
+}
+
+// TestHostileNamesCostOnlyTheirMember: a member of ensemble "a-hostile"
+// sends, for every key a healthy 3.8 leader sends, the same key with a
+// label of its own (and names Prometheus reserves). The healthy ensemble
+// "b-healthy" (its name sorts after) keeps every series it has alone; the
+// hostile member's series are dropped and counted on it.
+func TestHostileNamesCostOnlyTheirMember(t *testing.T) {
+	leaderMntr := string(fixture(t, "leader-mntr.txt"))
+	var hostile strings.Builder
+	hostile.WriteString("zk_version\t3.8.0\nzk_server_state\tfollower\n")
+	for _, line := range strings.Split(leaderMntr, "\n") {
+		key, _, ok := strings.Cut(line, "\t")
+		if !ok || strings.ContainsAny(key, "{") || key == "zk_version" || key == "zk_server_state" {
+			continue
+		}
+		fmt.Fprintf(&hostile, "%s{evil=\"1\"}\t1\n", key)
+		if _, stem, ok := strings.Cut(strings.TrimPrefix(key, "zk_"), "_"); ok {
+			fmt.Fprintf(&hostile, "zk_%s{evil=\"1\"}\t1\n", stem)
+		}
+	}
+	hostile.WriteString("zk_w9{le=\"1\"}\t1\nzk_x_sum\t1\nzk_x_bucket\t1\nzk_y_total\t1\nzk_w10{quantile=\"0.5\"}\t1\n")
+
+	healthyResult := func() ensemble.Result {
+		var snaps []ensemble.MemberSnapshot
+		for i, role := range []string{"leader", "follower", "follower", "observer"} {
+			replies := map[string][]byte{}
+			for _, w := range ensemble.Commands {
+				replies[w] = fixture(t, role+"-"+w+".txt")
+			}
+			snaps = append(snaps, ensemble.Snapshot(config.Member{Address: fmt.Sprintf("10.0.1.%d:2181", i+1), Observer: role == "observer"}, replies))
+		}
+		return ensemble.NewResult(ensemble.Target{Name: "b-healthy"}, snaps, nil, time.Millisecond)
+	}
+	hostileSnap := ensemble.Snapshot(config.Member{Address: "10.0.0.1:2181"}, map[string][]byte{"mntr": []byte(hostile.String())})
+	if !hostileSnap.Up {
+		t.Fatal("the hostile member's mntr was not taken as an answer")
+	}
+	hostileResult := ensemble.NewResult(ensemble.Target{Name: "a-hostile"}, []ensemble.MemberSnapshot{hostileSnap}, nil, time.Millisecond)
+
+	expose := func(results ...ensemble.Result) string {
+		var buf bytes.Buffer
+		fams, err := Registry(results, NewNames(0), Limits{}, nil).Gather()
+		if err != nil {
+			t.Fatalf("gather: %v", err)
+		}
+		for _, f := range fams {
+			if _, err := expfmt.MetricFamilyToText(&buf, f); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return buf.String()
+	}
+	seriesOf := func(text, ensembleName string) map[string]bool {
+		out := map[string]bool{}
+		for _, line := range strings.Split(text, "\n") {
+			if strings.Contains(line, `ensemble="`+ensembleName+`"`) && !strings.HasPrefix(line, "zookeeper_ensemble_poll_duration") &&
+				!strings.HasPrefix(line, "zookeeper_member_poll_duration") {
+				out[line] = true
+			}
+		}
+		return out
+	}
+	alone := seriesOf(expose(healthyResult()), "b-healthy")
+	both := expose(hostileResult, healthyResult())
+	withHostile := seriesOf(both, "b-healthy")
+	missing := 0
+	for line := range alone {
+		if !withHostile[line] {
+			missing++
+			if missing <= 5 {
+				t.Errorf("b-healthy lost %s", line)
+			}
+		}
+	}
+	if missing > 0 || len(withHostile) != len(alone) {
+		t.Errorf("b-healthy: %d series alone, %d beside the hostile member, %d lost", len(alone), len(withHostile), missing)
+	}
+	dropped := 0.0
+	for _, line := range strings.Split(both, "\n") {
+		if strings.HasPrefix(line, `zookeeper_member_series_dropped{ensemble="a-hostile"`) {
+			var v float64
+			fmt.Sscanf(line[strings.LastIndexByte(line, ' ')+1:], "%g", &v)
+			dropped += v
+		}
+	}
+	if dropped == 0 {
+		t.Errorf("the hostile member's dropped series are not counted")
+	}
+	for _, bad := range []string{`le="1"`, "zookeeper_x_sum", "zookeeper_x_bucket", "zookeeper_y_total", "zookeeper_w10"} {
+		if strings.Contains(both, bad) {
+			t.Errorf("a reserved name or label reached the exposition: %s", bad)
+		}
+	}
+	if promtool, err := exec.LookPath("promtool"); err == nil {
+		cmd := exec.Command(promtool, "check", "metrics")
+		cmd.Stdin = strings.NewReader(both)
+		if out, err := cmd.CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) > 0 {
+			t.Errorf("promtool check metrics: %v\n%s", err, out)
+		}
+	}
+	t.Logf("b-healthy: %d series alone and beside the hostile member; the hostile member: %v series dropped", len(alone), dropped)
 }

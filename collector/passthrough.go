@@ -62,6 +62,9 @@ var quantileIndex = map[int]float64{statIndex("p50"): 0.5, statIndex("p95"): 0.9
 // mntrMetric is one metric made from mntr samples: a gauge, a counter or a
 // summary (with its min and max as gauges beside it).
 type mntrMetric struct {
+	// drop, when set, is why this sample is not sent (a reason of
+	// zookeeper_member_series_dropped); the rest may be empty.
+	drop        string
 	name        string // without zookeeper_
 	help        string
 	kind        valueKind
@@ -93,6 +96,8 @@ func (g *summaryGroup) set(i int, v float64) { g.vals[i], g.have = v, g.have|1<<
 
 func (g *summaryGroup) get(i int) (float64, bool) { return g.vals[i], g.have&(1<<i) != 0 }
 
+func (g *summaryGroup) has(i int) bool { return g.have&(1<<i) != 0 }
+
 var (
 	statCnt, statSumDefault, statMax = statIndex("cnt"), statIndex("sum"), statIndex("max")
 	cntBit                           = uint16(1) << statCnt
@@ -113,7 +118,7 @@ func statIndex(stat string) int {
 // metrics, in the same order. It runs for every member on every scrape, so
 // it keys its maps by substrings of the reply and caches the names it
 // derives from a key.
-func (n *Names) mapMntr(m *fourletter.Mntr) []mntrMetric {
+func (n *Names) mapMntr(m *fourletter.Mntr, lim Limits) []mntrMetric {
 	// Pass 1: which samples belong to summaries. Default provider: a stem
 	// with both cnt_ and sum_ (zk_max_file_descriptor_count has neither).
 	// Prometheus provider: name{quantile=...} with name_count and name_sum.
@@ -151,6 +156,16 @@ func (n *Names) mapMntr(m *fourletter.Mntr) []mntrMetric {
 
 	out := make([]mntrMetric, 0, len(m.Samples))
 	for _, s := range m.Samples {
+		// Never named, never cached: a member sending fresh long keys, or
+		// more keys than it may have series, must not grow the exporter.
+		if lim.MaxNameLength > 0 && len(s.Key) > lim.MaxNameLength {
+			out = append(out, mntrMetric{drop: dropNameLength})
+			continue
+		}
+		if lim.MaxSeriesPerMember > 0 && len(out) >= lim.MaxSeriesPerMember {
+			out = append(out, mntrMetric{drop: dropSeriesLimit})
+			continue
+		}
 		if len(s.Labels) == 0 {
 			if i, stem, ok := cutStat(s.Key); ok && stemStats[stem]&(cntBit|sumBit) == cntBit|sumBit {
 				group(stem, stem, nil).set(i, s.Value)
@@ -287,6 +302,12 @@ func (n *Names) summaryMetrics(g *summaryGroup) []mntrMetric {
 		}
 	}
 	sum := mntrMetric{name: spec.name, help: spec.help, kind: kindSummary, labelNames: labelNames, labelValues: labelValues}
+	if g.labels != nil && (!g.has(statCount) || !g.has(statSum)) {
+		// Quantiles without the provider's _count and _sum: no summary (a
+		// made-up count of 0), and a quantile label on anything else is
+		// reserved.
+		return []mntrMetric{{drop: dropReservedName}}
+	}
 	if cnt, ok := g.get(statCnt); ok {
 		s, _ := g.get(statSumDefault)
 		sum.count, sum.sum = toCount(cnt), s/spec.divisor

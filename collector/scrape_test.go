@@ -58,7 +58,7 @@ func (h *testHandler) ServeMetrics(w http.ResponseWriter, r *http.Request) {
 	for range h.cfg.Ensembles {
 		<-done
 	}
-	promhttp.HandlerFor(Registry(results, h.names, log.NewNopLogger()), promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}).ServeHTTP(w, r)
+	promhttp.HandlerFor(Registry(results, h.names, Limits{}, log.NewNopLogger()), promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}).ServeHTTP(w, r)
 }
 
 // scrapeResult is a parsed exposition, optionally narrowed to one member.

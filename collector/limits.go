@@ -1,0 +1,164 @@
+package collector
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+)
+
+// Limits bound what one member can add to a scrape: whatever its mntr
+// says, it costs at most its own series, never another member's.
+type Limits struct {
+	// MaxSeriesPerMember caps the passthrough series of one member. A real
+	// 3.9 leader sends about 600 mntr lines (fewer series: summaries fold
+	// nine lines into one); the default leaves a wide margin.
+	MaxSeriesPerMember int
+	// MaxSeriesPerFamily caps the label sets one member gives one
+	// passthrough family (per-namespace and per-server summaries: a few
+	// dozen namespaces or servers in real ensembles).
+	MaxSeriesPerFamily int
+	// MaxNameLength and MaxLabelValueLength bound member-chosen strings in
+	// bytes; longer ones are dropped, never cached.
+	MaxNameLength       int
+	MaxLabelValueLength int
+	// MaxConfigServers caps the server lines of one member's conf that
+	// become member_config_server_info series.
+	MaxConfigServers int
+}
+
+// DefaultLimits are the limits when none are set.
+func DefaultLimits() Limits {
+	return Limits{MaxSeriesPerMember: 5000, MaxSeriesPerFamily: 500, MaxNameLength: 200, MaxLabelValueLength: 256, MaxConfigServers: 256}
+}
+
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits()
+	for _, f := range []struct {
+		v *int
+		d int
+	}{{&l.MaxSeriesPerMember, d.MaxSeriesPerMember}, {&l.MaxSeriesPerFamily, d.MaxSeriesPerFamily},
+		{&l.MaxNameLength, d.MaxNameLength}, {&l.MaxLabelValueLength, d.MaxLabelValueLength}, {&l.MaxConfigServers, d.MaxConfigServers}} {
+		if *f.v <= 0 {
+			*f.v = f.d
+		}
+	}
+	return l
+}
+
+// Why a member's series was dropped: the reason label of
+// zookeeper_member_series_dropped.
+const (
+	dropSeriesLimit      = "series_limit"
+	dropLabelValuesLimit = "label_values_limit"
+	dropNameLength       = "name_length"
+	dropLabelValueLength = "label_value_length"
+	dropReservedName     = "reserved_name"
+	dropConflict         = "conflict"
+	dropConfigServers    = "config_servers_limit"
+)
+
+// reservedLabel says whether a member-chosen label name would break the
+// exposition or mislead: le and quantile belong to histograms and
+// summaries, __ to Prometheus, ensemble and server to the exporter.
+func reservedLabel(name string) bool {
+	switch name {
+	case "le", "quantile", "ensemble", "server":
+		return true
+	}
+	return strings.HasPrefix(name, "__")
+}
+
+// reservedSuffix: a gauge or counter whose name ends like a summary's or a
+// histogram's series (or a gauge named like a counter) is no valid family.
+func reservedSuffix(m mntrMetric) bool {
+	if m.kind == kindSummary {
+		return false
+	}
+	// As exposed: zookeeper_count ends in _count too.
+	ends := func(suffix string) bool { return m.name == suffix || strings.HasSuffix(m.name, "_"+suffix) }
+	if ends("sum") || ends("count") || ends("bucket") {
+		return true
+	}
+	return m.kind == kindGauge && ends("total")
+}
+
+// admissible says why one mapped metric of a member cannot be sent
+// whatever the others send ("" when it can).
+func (l Limits) admissible(m mntrMetric) string {
+	if m.drop != "" {
+		return m.drop
+	}
+	if len(m.name) > l.MaxNameLength {
+		return dropNameLength
+	}
+	if reservedSuffix(m) {
+		return dropReservedName
+	}
+	for _, n := range m.labelNames {
+		if reservedLabel(n) {
+			return dropReservedName
+		}
+	}
+	for _, v := range m.labelValues {
+		if len(v) > l.MaxLabelValueLength {
+			return dropLabelValueLength
+		}
+	}
+	return ""
+}
+
+// schema is what a family must agree on across members.
+type schema struct {
+	name, help string
+	kind       valueKind
+	labels     string
+}
+
+// plan decides the schema of every passthrough family before any series
+// is sent, so the order of members or names cannot matter: the schema
+// most members send wins, then the one with fewer labels, then the name.
+// The losers' series are dropped on their own members. Summaries also
+// claim their _sum and _count names.
+func plan(e *emitter, mapped [][]mntrMetric, l Limits) {
+	type stat struct {
+		support, lastMember int
+		labels              []string
+	}
+	n := 0
+	for _, ms := range mapped {
+		n = max(n, len(ms))
+	}
+	stats := make(map[schema]*stat, n)
+	for member, ms := range mapped {
+		for _, m := range ms {
+			if l.admissible(m) != "" {
+				continue
+			}
+			k := schema{name: m.name, help: m.help, kind: m.kind}
+			if len(m.labelNames) > 0 {
+				k.labels = strings.Join(m.labelNames, "\xff")
+			}
+			st := stats[k]
+			if st == nil {
+				st = &stat{lastMember: -1, labels: m.labelNames}
+				stats[k] = st
+			}
+			if st.lastMember != member { // a member counts once
+				st.lastMember = member
+				st.support++
+			}
+		}
+	}
+	keys := make([]schema, 0, len(stats))
+	for k := range stats {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b schema) int {
+		sa, sb := stats[a], stats[b]
+		return cmp.Or(cmp.Compare(sb.support, sa.support), cmp.Compare(len(sa.labels), len(sb.labels)),
+			cmp.Compare(a.name, b.name), cmp.Compare(a.labels, b.labels), cmp.Compare(a.help, b.help), cmp.Compare(a.kind, b.kind))
+	})
+	for _, k := range keys {
+		e.reserve(namespace+"_"+k.name, k.help, k.kind, append(memberLabels[:2:2], stats[k].labels...))
+	}
+}
