@@ -1,4 +1,4 @@
-# Static, non-root image. Build: docker build -t zookeeper_exporter .
+# Static, non-root image. Build: docker build -t zookeeper_exporter:0.1.0 .
 FROM golang:1.26-bookworm AS build
 WORKDIR /src
 COPY go.mod go.sum ./

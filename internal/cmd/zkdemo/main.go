@@ -4,12 +4,15 @@
 package main
 
 import (
+	"bufio"
 	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -78,8 +81,27 @@ zookeeper_exporter is running (pid %d):
 Break it and scrape again:
   kill -STOP %d   # hang a member        kill -CONT %[3]d to resume
   kill -9 %d      # kill another member   (two voters down: quorum lost)
+Bring a member back: type its number (1 to %d) and Enter; it is started
+again with its data (a running one is restarted).
 Ctrl-C stops everything.
-`, cmd.Process.Pid, *listen, e.Members[0].PID(), e.Members[1].PID())
+`, cmd.Process.Pid, *listen, e.Members[0].PID(), e.Members[1].PID(), len(e.Members))
+
+	go func() {
+		lines := bufio.NewScanner(os.Stdin)
+		for lines.Scan() {
+			n, err := strconv.Atoi(strings.TrimSpace(lines.Text()))
+			if err != nil || n < 1 || n > len(e.Members) {
+				fmt.Printf("type a member number, 1 to %d\n", len(e.Members))
+				continue
+			}
+			m := e.Members[n-1]
+			if err := m.Restart(); err != nil {
+				fmt.Printf("member %d: %v\n", n, err)
+				continue
+			}
+			fmt.Printf("member %d started again: pid %d (it serves again once it has joined the ensemble)\n", n, m.PID())
+		}
+	}()
 
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
