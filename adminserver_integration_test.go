@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/zookeeper-exporter/zookeeper_exporter/internal/zkensemble"
 )
@@ -15,8 +16,19 @@ import (
 // 127.0.0.1-4, sharing one AdminServer port, as separate hosts would.
 func TestAdminServerSource(t *testing.T) {
 	full := zkensemble.Start(t, zkensemble.Options{Voters: 3, Observers: 1, DistinctHosts: true})
-	withMntr := startExporter(t, "--zookeeper.servers="+full.Servers(), "--zookeeper.ensemble=e")
-	want := withMntr.scrape("/metrics")
+	// A generous member deadline and a wait for every member's view: a
+	// busy machine slows a JVM's first answers (the AdminServer's above
+	// all), which says nothing about what the answers are.
+	complete := func(s scrape) bool {
+		for _, m := range full.Members {
+			if _, ok := s.value("zookeeper_member_voters_configured", "server="+m.Addr()); !ok {
+				return false
+			}
+		}
+		return true
+	}
+	withMntr := startExporter(t, "--zookeeper.servers="+full.Servers(), "--zookeeper.ensemble=e", "--zookeeper.timeout=10s")
+	want := withMntr.waitScrape(t, time.Minute, "every member's conf through mntr", complete)
 	wantLeader := full.Leader()
 	for _, m := range full.Members {
 		m.Kill()
@@ -24,8 +36,15 @@ func TestAdminServerSource(t *testing.T) {
 
 	locked := zkensemble.Start(t, zkensemble.Options{Voters: 3, Observers: 1, DistinctHosts: true, DefaultWhitelist: true})
 	admin := strconv.Itoa(locked.Members[0].Admin)
-	withAdmin := startExporter(t, "--zookeeper.servers="+locked.Servers(), "--zookeeper.ensemble=e", "--zookeeper.admin-port="+admin)
-	got := withAdmin.scrape("/metrics")
+	withAdmin := startExporter(t, "--zookeeper.servers="+locked.Servers(), "--zookeeper.ensemble=e", "--zookeeper.admin-port="+admin, "--zookeeper.timeout=10s")
+	got := withAdmin.waitScrape(t, time.Minute, "every member's view through the AdminServer", func(s scrape) bool {
+		for _, m := range locked.Members {
+			if _, ok := s.value("zookeeper_member_voters_configured", "server="+m.Addr()); !ok {
+				return false
+			}
+		}
+		return true
+	})
 	gotLeader := locked.Leader()
 
 	// The same metric families, except what the AdminServer cannot say:

@@ -226,3 +226,16 @@ func BenchmarkScrapeHandler4Members(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSoakRSS: the exporter's memory over 1,500 scrapes of a real 3+1
+// ensemble after 200 warm-up scrapes (run once: -benchtime 1x). A figure to
+// compare between runs on one machine, not a pass/fail threshold.
+func BenchmarkSoakRSS(b *testing.B) {
+	for b.Loop() {
+		before, after, took := soakExporter(b, 200, 1500)
+		b.ReportMetric(before["process_resident_memory_bytes"]/(1<<20), "MiB-RSS-before")
+		b.ReportMetric(after["process_resident_memory_bytes"]/(1<<20), "MiB-RSS-after")
+		b.ReportMetric((after["process_resident_memory_bytes"]-before["process_resident_memory_bytes"])/1024, "KiB-RSS-growth")
+		b.ReportMetric(float64(took.Milliseconds())/1500, "ms/scrape")
+	}
+}

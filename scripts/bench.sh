@@ -11,6 +11,7 @@ run -bench 'ScrapeHandler4Members' -benchmem .
 run -bench 'ScrapeRealEnsemble' -benchtime 200x .
 run -bench 'ScrapeTwoHung' -benchtime 10x .
 run -bench 'Scrape1000Members' -benchtime 10x .
+run -bench 'SoakRSS' -benchtime 1x .
 if grep -qE '^(FAIL|panic)' "$out"; then echo "a benchmark failed" >&2; exit 1; fi
 echo
 printf '%-44s %16s  %s\n' benchmark value unit
