@@ -33,10 +33,9 @@ func rssKiB(t testing.TB, pid int) int {
 // a figure, not a verdict (a busy machine moves it): BenchmarkSoakRSS
 // reports it in make bench.
 func TestSoakRSS(t *testing.T) {
-	warmup, soak := 200, 1500
-	if testing.Short() {
-		warmup, soak = 50, 200
-	}
+	// Enough scrapes for a leak of one goroutine or fd a scrape to show;
+	// the long soak is BenchmarkSoakRSS's.
+	warmup, soak := 50, 400
 	start, end, _ := soakExporter(t, warmup, soak)
 	for _, name := range []string{"go_goroutines", "process_open_fds"} {
 		// A few idle keep-alive connections may come and go.
