@@ -366,14 +366,56 @@ func (m *Member) Kill() {
 }
 
 // Pause SIGSTOPs the member: its kernel still accepts connections, the JVM
-// never answers.
+// never answers. It returns once every thread of the JVM is stopped: Linux
+// stops a multi-threaded process one thread at a time, starting with the
+// one the signal woke, and on a busy machine the JVM's other threads were
+// seen answering srvr and mntr after kill(2) returned (a paused member
+// read as up).
 func (m *Member) Pause() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.cmd != nil {
 		m.cmd.Process.Signal(syscall.SIGSTOP)
 		m.stopped = true
+		waitStopped(m.cmd.Process.Pid, 30*time.Second)
 	}
+}
+
+// waitStopped waits until no thread of pid is running (every one stopped,
+// or the process gone), for at most limit: a hang check, the test's own
+// expectations then tell what went wrong.
+func waitStopped(pid int, limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	for !allStopped(pid) && time.Now().Before(deadline) {
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// allStopped reports whether every thread of pid is stopped (state T or t
+// in /proc/pid/task/*/stat), dead or gone.
+func allStopped(pid int) bool {
+	dir := fmt.Sprintf("/proc/%d/task", pid)
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		return true // the process is gone
+	}
+	for _, task := range tasks {
+		stat, err := os.ReadFile(filepath.Join(dir, task.Name(), "stat"))
+		if err != nil {
+			continue // the thread ended meanwhile
+		}
+		// "tid (comm) S ...": comm may hold spaces and parentheses.
+		i := strings.LastIndexByte(string(stat), ')')
+		if i < 0 || i+2 >= len(stat) {
+			return false
+		}
+		switch stat[i+2] {
+		case 'T', 't', 'Z', 'X':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // Resume SIGCONTs a paused member.
