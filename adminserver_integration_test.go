@@ -115,7 +115,13 @@ func TestAdminServerSource(t *testing.T) {
 		f.Kill()
 	}
 	locked.WaitFor(15e9, "the leader to stop serving", func() bool { return gotLeader.Mode() == "not_serving" })
-	s := withAdmin.scrape("/metrics")
+	// The observer may still say "observer" for a moment after the leader
+	// stopped serving (it proves a leader until it notices): wait for the
+	// ensemble's own view to settle, as an alert's for: would.
+	s := withAdmin.waitScrape(t, time.Minute, "quorum 0 through the AdminServer", func(s scrape) bool {
+		v, ok := s.value("zookeeper_ensemble_quorum", "")
+		return ok && v == 0
+	})
 	s.expect(t, "zookeeper_up{server="+gotLeader.Addr()+"} 1", "zookeeper_serving{server="+gotLeader.Addr()+"} 0",
 		"zookeeper_server_state{server="+gotLeader.Addr()+",state=not_serving} 1", "zookeeper_ensemble_quorum 0")
 }
