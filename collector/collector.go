@@ -23,7 +23,9 @@ import (
 type Ensembles struct {
 	Results []ensemble.Result
 	Limits  Limits
-	Logger  log.Logger
+	// Names remembers which drops were logged (nil: log every scrape).
+	Names  *Names
+	Logger log.Logger
 }
 
 // Describe lists every fixed metric: a pedantic registry checks them.
@@ -42,8 +44,9 @@ func (c Ensembles) Collect(ch chan<- prometheus.Metric) {
 	// About 40 fixed series a member, plus the ensemble's own.
 	e := newEmitter(ch, nil, len(fixedMetrics), 48*members)
 	lim := c.Limits.withDefaults()
+	d := dropLog{c.Names, c.Logger}
 	for _, r := range c.Results {
-		emitResult(e, r, lim)
+		emitResult(e, r, lim, d)
 	}
 	logDropped(c.Logger, e)
 }
@@ -100,21 +103,39 @@ func (c Passthrough) Collect(ch chan<- prometheus.Metric) {
 	// stats make one); the members share the families.
 	e := newEmitter(ch, c.Names, min(most, 1024), samples)
 	plan(e, mapped, lim)
+	d := dropLog{c.Names, c.Logger}
 	for i, j := range jobs {
 		drops := emitMapped(e, j.ensemble, j.member.Member.Address, mapped[i], lim)
-		emitDrops(e, c.Names, c.Logger, j.ensemble, j.member.Member.Address, drops)
+		d.report(e, j.ensemble, j.member.Member.Address, passthroughDrops, drops)
 	}
 	logDropped(c.Logger, e)
 }
 
-// emitDrops sends a member's dropped series by reason, and logs a reason
-// once while its count stays the same.
-func emitDrops(e *emitter, names *Names, logger log.Logger, ensembleName, server string, drops map[string]int) {
-	for reason, n := range drops {
-		e.fixed(seriesDroppedMetric, float64(n), ensembleName, server, reason)
-		if names.changed(ensembleName+"\x00"+server+"\x00"+reason, n) && logger != nil {
-			level.Warn(logger).Log("msg", "Series of a member dropped (see zookeeper_member_series_dropped)", "ensemble", ensembleName, "server", server, "reason", reason, "count", n)
-		}
+// dropLog reports what members' limits dropped: a series of
+// zookeeper_member_series_dropped a member and reason, and a warning when
+// the count changes, not every scrape.
+type dropLog struct {
+	names  *Names
+	logger log.Logger
+}
+
+// report sends and logs one member's drops for the reasons its collector
+// counts (each reason is sent by one collector only: a series is sent once).
+func (d dropLog) report(e *emitter, ensembleName, server string, reasons []string, drops map[string]int) {
+	for _, reason := range reasons {
+		d.one(e, ensembleName, server, reason, drops[reason])
+	}
+}
+
+func (d dropLog) one(e *emitter, ensembleName, server, reason string, n int) {
+	k := dropKey{ensembleName, server, reason}
+	if n == 0 {
+		d.names.settle(k)
+		return
+	}
+	e.fixed(seriesDroppedMetric, float64(n), ensembleName, server, reason)
+	if d.names.changed(k, n) && d.logger != nil {
+		level.Warn(d.logger).Log("msg", "Series of a member dropped (see zookeeper_member_series_dropped)", "ensemble", ensembleName, "server", server, "reason", reason, "count", n)
 	}
 }
 
@@ -125,11 +146,11 @@ func logDropped(logger log.Logger, e *emitter) {
 }
 
 // emitResult turns one ensemble snapshot into its fixed metrics.
-func emitResult(e *emitter, r ensemble.Result, lim Limits) {
+func emitResult(e *emitter, r ensemble.Result, lim Limits, d dropLog) {
 	name := r.Target.Name
 	v := r.View
 	for i, s := range r.Members {
-		emitMember(e, name, s, v, i, lim)
+		emitMember(e, name, s, v, i, lim, d)
 	}
 	g := func(f *fixed, val float64) { e.fixed(f, val, name) }
 	m := v.Membership
@@ -171,7 +192,7 @@ func emitResult(e *emitter, r ensemble.Result, lim Limits) {
 				// A membership of thousands (a hostile conf) must not
 				// make thousands of series: the unwatched count says
 				// the rest.
-				if unwatched++; unwatched > lim.MaxConfigServers {
+				if unwatched++; unwatched > lim.MaxConfigServers || len(srv.ClientAddress) > lim.MaxLabelValueLength {
 					continue
 				}
 				addr = srv.ClientAddress
@@ -200,7 +221,7 @@ func ruleName(r ensemble.Rule) string {
 	return "majority"
 }
 
-func emitMember(e *emitter, ensembleName string, s ensemble.MemberSnapshot, v ensemble.View, idx int, lim Limits) {
+func emitMember(e *emitter, ensembleName string, s ensemble.MemberSnapshot, v ensemble.View, idx int, lim Limits, d dropLog) {
 	server := s.Member.Address
 	g := func(f *fixed, val float64) { e.fixed(f, val, ensembleName, server) }
 	g(upMetric, boolFloat(s.Up))
@@ -222,6 +243,7 @@ func emitMember(e *emitter, ensembleName string, s ensemble.MemberSnapshot, v en
 	}
 	if !s.Up {
 		e.fixed(downReasonMetric, 1, ensembleName, server, ensemble.DownReason(s.Err))
+		d.one(e, ensembleName, server, dropConfigServers, 0)
 		return
 	}
 	g(malformedMetric, float64(s.Malformed))
@@ -251,6 +273,7 @@ func emitMember(e *emitter, ensembleName string, s ensemble.MemberSnapshot, v en
 	if v.HasLag[idx] {
 		g(zxidLagMetric, v.ZxidLag[idx])
 	}
+	confDropped := 0
 	if s.Conf != nil && s.Conf.HasMembership {
 		g(votersConfigured, float64(s.Conf.Voters()))
 		if !s.ConfFromAdmin { // the AdminServer's voting_view has no observers
@@ -269,10 +292,9 @@ func emitMember(e *emitter, ensembleName string, s ensemble.MemberSnapshot, v en
 			}
 			e.fixed(configServerInfo, 1, ensembleName, server, strconv.FormatInt(line.ID, 10), line.Role, line.Addresses)
 		}
-		if dropped > 0 {
-			e.fixed(seriesDroppedMetric, float64(dropped), ensembleName, server, dropConfigServers)
-		}
+		confDropped = dropped
 	}
+	d.one(e, ensembleName, server, dropConfigServers, confDropped)
 
 	// Curated values: from mntr, else from srvr where it has them.
 	for _, c := range curatedMntr {
@@ -362,6 +384,6 @@ func anyTrue(bs []bool) bool {
 // one scrape: what an HTTP handler gathers.
 func Registry(results []ensemble.Result, names *Names, limits Limits, logger log.Logger) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(Ensembles{Results: results, Limits: limits, Logger: logger}, Passthrough{Results: results, Names: names, Limits: limits, Logger: logger})
+	reg.MustRegister(Ensembles{Results: results, Limits: limits, Names: names, Logger: logger}, Passthrough{Results: results, Names: names, Limits: limits, Logger: logger})
 	return reg
 }

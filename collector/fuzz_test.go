@@ -70,7 +70,7 @@ func expose(t testing.TB, replies [][3][]byte) []byte {
 	e := newEmitter(ch, nil, 0, 0)
 	lim := DefaultLimits()
 	for _, r := range results {
-		emitResult(e, r, lim)
+		emitResult(e, r, lim, dropLog{})
 		var mapped [][]mntrMetric
 		var who []string
 		for _, s := range r.Members {
@@ -81,7 +81,7 @@ func expose(t testing.TB, replies [][3][]byte) []byte {
 		}
 		plan(e, mapped, lim)
 		for i, ms := range mapped {
-			emitDrops(e, nil, nil, r.Target.Name, who[i], emitMapped(e, r.Target.Name, who[i], ms, lim))
+			dropLog{}.report(e, r.Target.Name, who[i], passthroughDrops, emitMapped(e, r.Target.Name, who[i], ms, lim))
 		}
 	}
 	close(ch)

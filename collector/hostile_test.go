@@ -300,3 +300,154 @@ func TestHostileNamesCostOnlyTheirMember(t *testing.T) {
 	}
 	t.Logf("b-healthy: %d series alone and beside the hostile member; the hostile member: %v series dropped", len(alone), dropped)
 }
+
+// TestHostileLoneMember: one healthy 3.8 leader beside one member that,
+// for every name the leader's scrape holds (fixed, curated and
+// passthrough), sends the keys that map to that name in another shape: a
+// plain key for a summary, a summary for a gauge, milliseconds for
+// seconds, a _count for a _total, labels of its own. As many members send
+// each shape (one), so only knowing what ZooKeeper sends decides: the
+// leader's series are those it has alone, whatever the names' order.
+func TestHostileLoneMember(t *testing.T) {
+	replies := map[string][]byte{}
+	for _, w := range ensemble.Commands {
+		replies[w] = fixture(t, "leader-"+w+".txt")
+	}
+	leader := ensemble.Snapshot(config.Member{Address: "10.0.1.1:2181"}, replies)
+	healthy := ensemble.NewResult(ensemble.Target{Name: "b-healthy"}, []ensemble.MemberSnapshot{leader}, nil, time.Millisecond)
+	gather := func(results ...ensemble.Result) string {
+		fams, err := Registry(results, NewNames(0), Limits{}, nil).Gather()
+		if err != nil {
+			t.Fatalf("gather: %v", err)
+		}
+		var buf bytes.Buffer
+		for _, f := range fams {
+			if _, err := expfmt.MetricFamilyToText(&buf, f); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return buf.String()
+	}
+	alone := gather(healthy)
+
+	names := map[string]bool{}
+	for _, line := range strings.Split(alone, "\n") {
+		if name, _, ok := strings.Cut(line, "{"); ok && !strings.HasPrefix(line, "#") {
+			names[strings.TrimPrefix(name, "zookeeper_")] = true
+		}
+	}
+	var mntr strings.Builder
+	mntr.WriteString("zk_version\t3.8.0\nzk_server_state\tfollower\n")
+	seen := map[string]bool{}
+	key := func(k string) {
+		if !seen[k] {
+			seen[k] = true
+			fmt.Fprintf(&mntr, "zk_%s\t7\n", k)
+		}
+	}
+	summaryOf := func(stem string) {
+		for _, stat := range []string{"avg", "min", "max", "cnt", "sum", "p50"} {
+			key(stat + "_" + stem)
+		}
+	}
+	for n := range names {
+		bases := []string{n}
+		for _, suffix := range []string{"_seconds", "_total", "_max", "_sum", "_count", "_seconds_max"} {
+			if b, ok := strings.CutSuffix(n, suffix); ok {
+				bases = append(bases, b, b+"_ms", b+"_count")
+			}
+		}
+		for _, b := range bases {
+			key(b)
+			key(b + "_ms")
+			key(b + `{evil="1"}`)
+			summaryOf(b)
+			summaryOf(b + "_ms")
+		}
+	}
+	hostile := ensemble.Snapshot(config.Member{Address: "10.0.0.1:2181"}, map[string][]byte{"mntr": []byte(mntr.String())})
+	if !hostile.Up {
+		t.Fatal("the hostile member's mntr was not taken as an answer")
+	}
+	both := gather(ensemble.NewResult(ensemble.Target{Name: "a-hostile"}, []ensemble.MemberSnapshot{hostile}, nil, time.Millisecond), healthy)
+
+	// The leader's series (and the HELP and TYPE of its families) are
+	// those it has alone, poll durations aside.
+	onlyHealthy := func(text string) map[string]bool {
+		out := map[string]bool{}
+		for _, line := range strings.Split(text, "\n") {
+			if strings.Contains(line, `ensemble="b-healthy"`) && !strings.Contains(line, "poll_duration") {
+				out[line] = true
+			}
+		}
+		return out
+	}
+	a, b := onlyHealthy(alone), onlyHealthy(both)
+	lost := 0
+	for line := range a {
+		if !b[line] {
+			if lost++; lost <= 5 {
+				t.Errorf("b-healthy lost %s", line)
+			}
+		}
+	}
+	if lost > 0 || len(a) != len(b) {
+		t.Errorf("b-healthy: %d series alone, %d beside the hostile member, %d lost", len(a), len(b), lost)
+	}
+	helps := func(text string) map[string]string {
+		out := map[string]string{}
+		for _, line := range strings.Split(text, "\n") {
+			if rest, ok := strings.CutPrefix(line, "# HELP "); ok {
+				name, help, _ := strings.Cut(rest, " ")
+				out[name] = help
+			}
+		}
+		return out
+	}
+	hb := helps(both)
+	for name, help := range helps(alone) {
+		if hb[name] != help {
+			t.Errorf("%s: help %q beside the hostile member, %q alone", name, hb[name], help)
+		}
+	}
+	for _, p := range promtoolProblems(t, both) {
+		t.Errorf("promtool check metrics: %s", p)
+	}
+	t.Logf("%d hostile keys against %d names: b-healthy keeps its %d series", len(seen), len(names), len(a))
+}
+
+// styleLints are promtool's complaints about how a name reads (a member's
+// "zk_x_ms_ms" becomes x_ms_seconds), not about what the exposition means.
+var styleLints = []string{"should not contain abbreviated units", "use base unit", "camelCase", "should not include type"}
+
+// promtoolProblems runs promtool check metrics on an exposition and
+// returns what it reports, style aside; nil without promtool, unless
+// ZK_REQUIRED=1 asks for it.
+func promtoolProblems(t *testing.T, exposition string) []string {
+	t.Helper()
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		if os.Getenv("ZK_REQUIRED") == "1" {
+			t.Fatalf("promtool not found and ZK_REQUIRED=1")
+		}
+		t.Log("promtool not found: exposition not checked by it")
+		return nil
+	}
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = strings.NewReader(exposition)
+	out, err := cmd.CombinedOutput()
+	var problems []string
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		style := line == ""
+		for _, s := range styleLints {
+			style = style || strings.Contains(line, s)
+		}
+		if !style {
+			problems = append(problems, line)
+		}
+	}
+	if err != nil && len(problems) == 0 && len(out) == 0 {
+		problems = append(problems, err.Error())
+	}
+	return problems
+}

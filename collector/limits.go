@@ -55,7 +55,14 @@ const (
 	dropReservedName     = "reserved_name"
 	dropConflict         = "conflict"
 	dropConfigServers    = "config_servers_limit"
+	// dropInvalidValue: a summary whose count is no whole number from 0.
+	dropInvalidValue = "invalid_value"
 )
+
+// passthroughDrops are the reasons the passthrough counts; the fixed
+// metrics' collector counts dropConfigServers (a member's conf) alone, so
+// each member sends one series a reason.
+var passthroughDrops = []string{dropSeriesLimit, dropLabelValuesLimit, dropNameLength, dropLabelValueLength, dropReservedName, dropConflict, dropInvalidValue}
 
 // reservedLabel says whether a member-chosen label name would break the
 // exposition or mislead: le and quantile belong to histograms and
@@ -98,6 +105,10 @@ func (l Limits) admissible(m mntrMetric) string {
 		if reservedLabel(n) {
 			return dropReservedName
 		}
+		// A label name is a name the member chose: as long as a key at most.
+		if len(n) > l.MaxNameLength {
+			return dropNameLength
+		}
 	}
 	for _, v := range m.labelValues {
 		if len(v) > l.MaxLabelValueLength {
@@ -116,12 +127,16 @@ type schema struct {
 
 // plan decides the schema of every passthrough family before any series
 // is sent, so the order of members or names cannot matter: the schema
-// most members send wins, then the one with fewer labels, then the name.
-// The losers' series are dropped on their own members. Summaries also
-// claim their _sum and _count names.
+// most members send wins, then the one ZooKeeper itself sends (known.go:
+// a lone healthy member keeps its shape beside a lone member making up a
+// colliding one), then the one with fewer labels, then the name. The
+// losers' series are dropped on their own members. Summaries also claim
+// their _sum and _count names. (The fixed metrics cannot lose: unreserve
+// keeps their names out of the passthrough.)
 func plan(e *emitter, mapped [][]mntrMetric, l Limits) {
 	type stat struct {
 		support, lastMember int
+		known               bool
 		labels              []string
 	}
 	n := 0
@@ -143,6 +158,7 @@ func plan(e *emitter, mapped [][]mntrMetric, l Limits) {
 				st = &stat{lastMember: -1, labels: m.labelNames}
 				stats[k] = st
 			}
+			st.known = st.known || m.known
 			if st.lastMember != member { // a member counts once
 				st.lastMember = member
 				st.support++
@@ -155,10 +171,21 @@ func plan(e *emitter, mapped [][]mntrMetric, l Limits) {
 	}
 	slices.SortFunc(keys, func(a, b schema) int {
 		sa, sb := stats[a], stats[b]
-		return cmp.Or(cmp.Compare(sb.support, sa.support), cmp.Compare(len(sa.labels), len(sb.labels)),
+		return cmp.Or(cmp.Compare(sb.support, sa.support), compareBool(sb.known, sa.known), cmp.Compare(len(sa.labels), len(sb.labels)),
 			cmp.Compare(a.name, b.name), cmp.Compare(a.labels, b.labels), cmp.Compare(a.help, b.help), cmp.Compare(a.kind, b.kind))
 	})
 	for _, k := range keys {
 		e.reserve(namespace+"_"+k.name, k.help, k.kind, append(memberLabels[:2:2], stats[k].labels...))
 	}
+}
+
+// compareBool orders false before true.
+func compareBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
 }

@@ -3,10 +3,12 @@ package collector
 import (
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/go-kit/log"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/zookeeper-exporter/zookeeper_exporter/config"
 	"github.com/zookeeper-exporter/zookeeper_exporter/ensemble"
@@ -24,7 +26,7 @@ func TestMemberLimits(t *testing.T) {
 	for i := range 30000 {
 		fmt.Fprintf(&manyLabels, "zk_labelled{id=\"%d\"}\t1\n", i)
 	}
-	fmt.Fprintf(&longNames, "zk_%s\t1\nzk_ok{v=\"%s\"}\t1\n", strings.Repeat("n", 10000), strings.Repeat("v", 10000))
+	fmt.Fprintf(&longNames, "zk_%s\t1\nzk_ok{v=\"%s\"}\t1\nzk_ok2{%s=\"v\"}\t1\n", strings.Repeat("n", 10000), strings.Repeat("v", 10000), strings.Repeat("l", 10000))
 	var conf strings.Builder
 	conf.WriteString("clientPort=2181\nserverId=1\nmembership: \n")
 	for i := 1; i <= 10000; i++ {
@@ -41,7 +43,7 @@ func TestMemberLimits(t *testing.T) {
 		{"50,000 keys", map[string]string{"mntr": head + manyKeys.String()}, map[string]float64{dropSeriesLimit: 50000 - 5000}, nil},
 		// The first 5,000 are mapped (the member's series cap), 500 of them sent.
 		{"30,000 label sets of one family", map[string]string{"mntr": head + manyLabels.String()}, map[string]float64{dropSeriesLimit: 25000, dropLabelValuesLimit: 4500}, nil},
-		{"10 KB name and label value", map[string]string{"mntr": head + longNames.String()}, map[string]float64{dropNameLength: 1, dropLabelValueLength: 1}, nil},
+		{"10 KB name, label name and label value", map[string]string{"mntr": head + longNames.String()}, map[string]float64{dropNameLength: 2, dropLabelValueLength: 1}, nil},
 		{"10,000 server lines", map[string]string{"srvr": "Zookeeper version: 3.8.0\nMode: follower\n", "conf": conf.String()}, map[string]float64{dropConfigServers: 10000 - 256},
 			func(t *testing.T, s scrapeResult) {
 				if n := len(s.families["zookeeper_member_config_server_info"].GetMetric()); n != 256 {
@@ -117,4 +119,61 @@ func TestNamesBoundedByBytes(t *testing.T) {
 		t.Errorf("a name of the first scrape is still cached after 500 scrapes of fresh names")
 	}
 	t.Logf("500 scrapes x 90 fresh 190-byte names: the cache peaked at %d bytes (bound %d)", peak, bound)
+}
+
+// TestDropsLoggedOnce: a member's drops are logged when their count
+// changes, not every scrape; one that stops dropping and starts again is
+// logged again. Over mntr (the passthrough) and conf (the fixed metrics).
+func TestDropsLoggedOnce(t *testing.T) {
+	head := "zk_version\t3.8.0\nzk_server_state\tfollower\n"
+	keys := func(n int) string {
+		var b strings.Builder
+		b.WriteString(head)
+		for i := range n {
+			fmt.Fprintf(&b, "zk_key_%d\t1\n", i)
+		}
+		return b.String()
+	}
+	conf := func(servers int) string {
+		var b strings.Builder
+		b.WriteString("clientPort=2181\nserverId=1\nmembership: \n")
+		for i := 1; i <= servers; i++ {
+			fmt.Fprintf(&b, "server.%d=10.1.0.%d:2888:3888:participant\n", i, i)
+		}
+		return b.String() + "version=100000000\n"
+	}
+	lim := Limits{MaxSeriesPerMember: 10, MaxConfigServers: 3}
+	names := NewNames(0)
+	var logs strings.Builder
+	logger := log.NewLogfmtLogger(&logs)
+	for i, tc := range []struct {
+		keys, servers int
+		want          []string // reason=count logged by this scrape
+	}{
+		{20, 5, []string{"reason=series_limit count=10", "reason=config_servers_limit count=2"}},
+		{20, 5, nil},
+		{30, 5, []string{"reason=series_limit count=20"}},
+		{5, 2, nil},
+		{20, 5, []string{"reason=series_limit count=10", "reason=config_servers_limit count=2"}},
+	} {
+		logs.Reset()
+		snap := ensemble.Snapshot(config.Member{Address: "10.0.0.1:2181"}, map[string][]byte{
+			"srvr": []byte("Zookeeper version: 3.8.0\nMode: follower\n"), "mntr": []byte(keys(tc.keys)), "conf": []byte(conf(tc.servers))})
+		r := ensemble.NewResult(ensemble.Target{Name: "e"}, []ensemble.MemberSnapshot{snap}, nil, time.Millisecond)
+		if _, err := Registry([]ensemble.Result{r}, names, lim, logger).Gather(); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+			if strings.Contains(line, "Series of a member dropped") {
+				_, rest, _ := strings.Cut(line, " reason=")
+				got = append(got, "reason="+rest)
+			}
+		}
+		slices.Sort(got)
+		want := slices.Sorted(slices.Values(tc.want))
+		if !slices.Equal(got, want) {
+			t.Errorf("scrape %d (%d keys, %d servers): logged %q, want %q", i+1, tc.keys, tc.servers, got, want)
+		}
+	}
 }

@@ -21,12 +21,11 @@ import (
 // caches nothing (the fuzz test wants each input to run the same code
 // whatever came before).
 type Names struct {
-	mu            sync.RWMutex
-	maxEntries    int // per generation
-	maxBytes      int // per generation
-	cur, old      *generation
-	logged        map[string]int // see changed
-	loggedEntries int
+	mu         sync.RWMutex
+	maxEntries int // per generation
+	maxBytes   int // per generation
+	cur, old   *generation
+	logged     map[dropKey]int // see changed
 }
 
 type generation struct {
@@ -61,7 +60,7 @@ func NewNamesBytes(max, maxBytes int) *Names {
 	if maxBytes <= 0 {
 		maxBytes = DefaultMaxNameBytes
 	}
-	return &Names{maxEntries: max / 2, maxBytes: maxBytes / 2, cur: newGeneration(), old: newGeneration(), logged: map[string]int{}}
+	return &Names{maxEntries: max / 2, maxBytes: maxBytes / 2, cur: newGeneration(), old: newGeneration(), logged: map[dropKey]int{}}
 }
 
 // entryOverhead is what a cached entry costs beyond its strings: map
@@ -178,21 +177,46 @@ func (n *Names) desc(name, help string, labelNames []string) *prometheus.Desc {
 	return d
 }
 
-// changed records count under key and says whether it differs from the
-// count last recorded: a warning is logged once, not every scrape. The
-// record is bounded; past its bound it starts afresh (a repeat then).
-func (n *Names) changed(key string, count int) bool {
+// dropKey names what a warning about dropped series is about.
+type dropKey struct{ ensemble, server, reason string }
+
+// maxLogged bounds the record of warnings logged; past it the record
+// starts afresh (each warning then once more).
+const maxLogged = 4096
+
+// changed records count for a member and reason and says whether it
+// differs from the count last recorded: a warning is logged once, not
+// every scrape, and again when the count changes (0, a member that stopped
+// dropping, is a change: see settle).
+func (n *Names) changed(k dropKey, count int) bool {
 	if n == nil {
 		return true
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if last, ok := n.logged[key]; ok && last == count {
+	if last, ok := n.logged[k]; ok && last == count {
 		return false
 	}
-	if len(n.logged) >= 4096 {
+	if len(n.logged) >= maxLogged {
 		clear(n.logged)
 	}
-	n.logged[strings.Clone(key)] = count
+	n.logged[dropKey{strings.Clone(k.ensemble), strings.Clone(k.server), k.reason}] = count
 	return true
+}
+
+// settle forgets a member's reason that dropped nothing this scrape, so
+// that its next drops are logged. Cheap when there is nothing to forget,
+// as for nearly every member on every scrape.
+func (n *Names) settle(k dropKey) {
+	if n == nil {
+		return
+	}
+	n.mu.RLock()
+	_, ok := n.logged[k]
+	n.mu.RUnlock()
+	if ok {
+		n.mu.Lock()
+		delete(n.logged, k)
+		n.mu.Unlock()
+	}
 }

@@ -64,7 +64,10 @@ var quantileIndex = map[int]float64{statIndex("p50"): 0.5, statIndex("p95"): 0.9
 type mntrMetric struct {
 	// drop, when set, is why this sample is not sent (a reason of
 	// zookeeper_member_series_dropped); the rest may be empty.
-	drop        string
+	drop string
+	// known: what ZooKeeper itself sends (knownKeys, knownStems), as it
+	// sends it; it wins a family's shape over what no ZooKeeper sends.
+	known       bool
 	name        string // without zookeeper_
 	help        string
 	kind        valueKind
@@ -221,6 +224,7 @@ type passthroughSpec struct {
 	kind       valueKind
 	divisor    float64
 	maxHelp    string // summaries: the help of the _max gauge
+	known      bool   // a key or stem ZooKeeper sends (known.go)
 }
 
 // passthrough names a plain sample: counters get _total (and lose a _count
@@ -231,7 +235,7 @@ func (n *Names) passthrough(s fourletter.Sample) mntrMetric {
 		spec = newPassthroughSpec(s.Key)
 		n.keepSpec(s.Key, spec)
 	}
-	mm := mntrMetric{name: spec.name, help: spec.help, kind: spec.kind, value: s.Value / spec.divisor}
+	mm := mntrMetric{name: spec.name, help: spec.help, kind: spec.kind, value: s.Value / spec.divisor, known: spec.known && len(s.Labels) == 0}
 	if len(s.Labels) > 0 {
 		mm.labelNames = make([]string, len(s.Labels))
 		mm.labelValues = make([]string, len(s.Labels))
@@ -243,7 +247,7 @@ func (n *Names) passthrough(s fourletter.Sample) mntrMetric {
 }
 
 func newPassthroughSpec(key string) passthroughSpec {
-	spec := passthroughSpec{help: "ZooKeeper mntr zk_" + key + ".", divisor: 1}
+	spec := passthroughSpec{help: "ZooKeeper mntr zk_" + key + ".", divisor: 1, known: knownKeys[key]}
 	name := key
 	// The renamed gauges first: they end in _count and are no counters.
 	switch {
@@ -274,7 +278,8 @@ func (n *Names) summarySpec(g *summaryGroup) passthroughSpec {
 	if spec, ok := n.spec(id); ok {
 		return spec
 	}
-	spec := passthroughSpec{name: g.stem, divisor: 1, kind: kindSummary,
+	// A keyed set is known by its suffix (splitKeyed only keys known sets).
+	spec := passthroughSpec{name: g.stem, divisor: 1, kind: kindSummary, known: g.key != "" || knownStems[g.stem],
 		help: "ZooKeeper mntr zk_{avg,min,max,cnt,sum,p50,p95,p99,p999}_" + keyPlaceholder(g.key) + g.stem}
 	if base, ok := millis(spec.name); ok {
 		spec.name, spec.divisor = base+"_seconds", 1000
@@ -301,21 +306,28 @@ func (n *Names) summaryMetrics(g *summaryGroup) []mntrMetric {
 			labelValues = append(labelValues, l.Value)
 		}
 	}
-	sum := mntrMetric{name: spec.name, help: spec.help, kind: kindSummary, labelNames: labelNames, labelValues: labelValues}
+	// The Prometheus provider's labelled sets are not in the tables.
+	known := spec.known && g.labels == nil
+	sum := mntrMetric{name: spec.name, help: spec.help, kind: kindSummary, labelNames: labelNames, labelValues: labelValues, known: known}
 	if g.labels != nil && (!g.has(statCount) || !g.has(statSum)) {
 		// Quantiles without the provider's _count and _sum: no summary (a
 		// made-up count of 0), and a quantile label on anything else is
 		// reserved.
 		return []mntrMetric{{drop: dropReservedName}}
 	}
-	if cnt, ok := g.get(statCnt); ok {
-		s, _ := g.get(statSumDefault)
-		sum.count, sum.sum = toCount(cnt), s/spec.divisor
-	} else {
-		c, _ := g.get(statCount)
-		s, _ := g.get(statSum)
-		sum.count, sum.sum = toCount(c), s/spec.divisor
+	// The default provider's cnt_ and sum_, else the Prometheus
+	// provider's _count and _sum.
+	c, s := g.vals[statCount], g.vals[statSum]
+	if g.has(statCnt) {
+		c, s = g.vals[statCnt], g.vals[statSumDefault]
 	}
+	count, ok := toCount(c)
+	if !ok {
+		// A count of NaN, -1 or 1e300 is no count: no summary rather
+		// than a made-up one.
+		return []mntrMetric{{drop: dropInvalidValue}}
+	}
+	sum.count, sum.sum = count, s/spec.divisor
 	for i, q := range quantileIndex {
 		if v, ok := g.get(i); ok {
 			if sum.quantiles == nil {
@@ -334,7 +346,7 @@ func (n *Names) summaryMetrics(g *summaryGroup) []mntrMetric {
 	// start tells more than the average. (The minimum, nearly always 0, is
 	// left out: a series per summary that says little.)
 	if v, ok := g.get(statMax); ok {
-		return []mntrMetric{sum, {name: spec.name + "_max", kind: kindGauge, value: v / spec.divisor,
+		return []mntrMetric{sum, {name: spec.name + "_max", kind: kindGauge, value: v / spec.divisor, known: known,
 			help: spec.maxHelp, labelNames: labelNames, labelValues: labelValues}}
 	}
 	return []mntrMetric{sum}
@@ -408,11 +420,13 @@ func unreserve(name string) string {
 	return name
 }
 
-func toCount(v float64) uint64 {
-	if v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
-		return 0
+// toCount converts a summary's count, when it is one: a whole number from
+// 0 to 2^53 (uint64 of NaN or 1e300 is whatever the machine makes of it).
+func toCount(v float64) (uint64, bool) {
+	if !(v >= 0 && v <= 1<<53) || v != math.Trunc(v) {
+		return 0, false
 	}
-	return uint64(v)
+	return uint64(v), true
 }
 
 func labelValue(labels []fourletter.Label, name string) string {
