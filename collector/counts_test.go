@@ -20,7 +20,7 @@ func TestSummaryCounts(t *testing.T) {
 	for _, bad := range []string{"NaN", "+Inf", "-Inf", "-1", "1e300", "2.5", "9007199254740993e3", "10", "10.0"} {
 		want := bad == "10" || bad == "10.0"
 		for form, mntr := range map[string]string{
-			"default provider": "zk_avg_read_latency\t1\nzk_min_read_latency\t0\nzk_max_read_latency\t3\nzk_cnt_read_latency\t" + bad + "\nzk_sum_read_latency\t12\n",
+			"default provider":    "zk_avg_read_latency\t1\nzk_min_read_latency\t0\nzk_max_read_latency\t3\nzk_cnt_read_latency\t" + bad + "\nzk_sum_read_latency\t12\n",
 			"prometheus provider": "zk_read_latency{quantile=\"0.5\"}\t1.0\nzk_read_latency_count\t" + bad + "\nzk_read_latency_sum\t12.0\n",
 		} {
 			snap := ensemble.Snapshot(config.Member{Address: "10.0.0.1:2181"}, map[string][]byte{"mntr": []byte(head + sane + mntr)})
