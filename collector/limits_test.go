@@ -145,7 +145,7 @@ func TestDropsLoggedOnce(t *testing.T) {
 	lim := Limits{MaxSeriesPerMember: 10, MaxConfigServers: 3}
 	names := NewNames(0)
 	var logs strings.Builder
-	logger := log.NewLogfmtLogger(&logs)
+	logger := log.NewLogfmtLogger(log.NewSyncWriter(&logs))
 	for i, tc := range []struct {
 		keys, servers int
 		want          []string // reason=count logged by this scrape
