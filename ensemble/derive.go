@@ -294,7 +294,11 @@ func (v View) mayStop(i int, s MemberSnapshot, rule Rule, up []int64, sid int64,
 }
 
 // saneCount says whether a count from a reply can be believed: a whole
-// number, not negative, not absurdly large.
+// number, not negative, not absurdly large. zk_synced_followers is the one
+// mntr value in the quorum arithmetic (NaN or 1e300 through int() made
+// synced_voters -9.2e18 and a false QuorumLost); the other numbers that
+// reach it are checked where they are parsed (fourletter): srvr's counts
+// and zxid, conf's server ids, weights and config version.
 func saneCount(f float64) bool {
 	return f >= 0 && f < 1<<20 && f == math.Trunc(f)
 }

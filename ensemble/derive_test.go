@@ -219,3 +219,55 @@ func TestZxidLagAcrossEpochs(t *testing.T) {
 		t.Errorf("lag %v claimed for a member in a newer epoch", v.ZxidLag[1])
 	}
 }
+
+// TestDeriveCounts: a leader's zk_synced_followers that is not a sane whole
+// count is unknown. Before, NaN or 1e300 went through int() and gave
+// synced_voters -9.2e18, failure_tolerance 9.2e18 and quorum 0 for three
+// voters up with one leader: a false QuorumLost page. The reply goes
+// through the real parser, as a member would send it.
+func TestDeriveCounts(t *testing.T) {
+	three := plainLines(3, 0)
+	for _, tc := range []struct {
+		value     string
+		synced    int // -1: unknown
+		tolerance int
+	}{
+		{"NaN", -1, 1}, {"+Inf", -1, 1}, {"-Inf", -1, 1}, {"-1", -1, 1}, {"1e300", -1, 1}, {"-1e300", -1, 1},
+		{"2.5", -1, 1}, {"1.5", -1, 1}, {"1048576", -1, 1},
+		{"2", 3, 1}, {"2.0", 3, 1}, {"1", 2, 0},
+	} {
+		t.Run(tc.value, func(t *testing.T) {
+			m, err := fourletter.ParseMntr(strings.NewReader("zk_version\t3.8.0\nzk_server_state\tleader\nzk_synced_followers\t" + tc.value + "\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			leader := snap(t, 1, StateLeader, three, func(s *MemberSnapshot) { s.Mntr = &m })
+			v := Derive([]MemberSnapshot{leader, snap(t, 2, StateFollower, three), snap(t, 3, StateFollower, three)}, nil)
+			if !v.Quorum || v.VotersUp != 3 || v.QuorumSize != 2 || v.FailureTolerance != tc.tolerance {
+				t.Errorf("quorum %v voters up %d quorum size %d tolerance %d; want true 3 2 %d", v.Quorum, v.VotersUp, v.QuorumSize, v.FailureTolerance, tc.tolerance)
+			}
+			switch {
+			case tc.synced < 0 && v.HasSynced:
+				t.Errorf("synced voters %d believed", v.SyncedVoters)
+			case tc.synced >= 0 && (!v.HasSynced || v.SyncedVoters != tc.synced):
+				t.Errorf("synced voters %d (known %v), want %d", v.SyncedVoters, v.HasSynced, tc.synced)
+			}
+		})
+	}
+}
+
+// TestDeriveHierarchicalBounds: weights no ZooKeeper prints never reach the
+// quorum sums (the parser refuses them), so two huge weights cannot
+// overflow a group's weight into a negative one.
+func TestDeriveHierarchicalBounds(t *testing.T) {
+	lines := append(plainLines(3, 0), "group.1=1:2:3", "weight.1=9223372036854775807", "weight.2=9223372036854775807")
+	s := []MemberSnapshot{snap(t, 1, StateLeader, lines, synced(2)), snap(t, 2, StateFollower, lines), snap(t, 3, StateFollower, lines)}
+	if s[0].Conf.Malformed != 2 {
+		t.Fatalf("malformed %d, want the two weights", s[0].Conf.Malformed)
+	}
+	v := Derive(s, nil)
+	// The weights left are 1 each: one group of three, two needed.
+	if !v.Quorum || v.QuorumSize != 2 || v.FailureTolerance != 1 {
+		t.Errorf("quorum %v size %d tolerance %d; want true 2 1", v.Quorum, v.QuorumSize, v.FailureTolerance)
+	}
+}

@@ -111,6 +111,12 @@ func ParseConf(r io.Reader) (Conf, error) {
 		if inMembership {
 			switch {
 			case key == "version":
+				// ZooKeeper writes Long.toHexString of the zxid that made
+				// the configuration: anything else is no version.
+				if !validVersion(value) {
+					c.Malformed++
+					continue
+				}
 				c.ConfigVersion = value
 			case strings.HasPrefix(key, "server."):
 				s, err := parseServerLine(key, value)
@@ -124,9 +130,10 @@ func ParseConf(r io.Reader) (Conf, error) {
 					c.Malformed++
 				}
 			case strings.HasPrefix(key, "weight."):
-				id, err1 := strconv.ParseInt(strings.TrimPrefix(key, "weight."), 10, 64)
+				id, err1 := parseID(strings.TrimPrefix(key, "weight."))
 				w, err2 := strconv.ParseInt(strings.TrimSpace(value), 10, 64)
-				if err1 != nil || err2 != nil || w < 0 {
+				// A weight past maxWeight would overflow the quorum's sums.
+				if err1 != nil || err2 != nil || w < 0 || w > maxWeight {
 					c.Malformed++
 					continue
 				}
@@ -149,7 +156,7 @@ func ParseConf(r io.Reader) (Conf, error) {
 		return c, errors.New("conf: no clientPort=, serverId= or membership: not a conf reply")
 	}
 	if v, ok := c.Settings["serverId"]; ok {
-		if id, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if id, err := parseID(v); err == nil {
 			c.ServerID = id
 		} else {
 			c.Malformed++
@@ -175,7 +182,7 @@ func (c *Conf) parseGroup(key, value string) bool {
 		c.Groups = map[int64]int64{}
 	}
 	for _, part := range strings.Split(value, ":") {
-		id, err := strconv.ParseInt(strings.TrimSpace(part), 10, 64)
+		id, err := parseID(strings.TrimSpace(part))
 		if err != nil {
 			return false
 		}
@@ -199,8 +206,30 @@ func sortedKeys(m map[int64]int64) []int64 {
 	return keys
 }
 
+// maxWeight bounds a hierarchical quorum's weight.N: ZooKeeper reads a
+// long, real ensembles use single digits, and the exporter sums the weights
+// of up to every server of a reply in an int64.
+const maxWeight = 1<<31 - 1
+
+// parseID parses a server id: ZooKeeper's sid is a long, never negative
+// (the exporter gives members whose id nobody told negative ones).
+func parseID(s string) (int64, error) {
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err == nil && id < 0 {
+		err = fmt.Errorf("server id %d: negative", id)
+	}
+	return id, err
+}
+
+// validVersion says whether a config version is hex that fits a uint64,
+// as ZooKeeper prints it (e.g. "100000000").
+func validVersion(v string) bool {
+	_, err := strconv.ParseUint(v, 16, 64)
+	return err == nil
+}
+
 func parseServerLine(key, value string) (ServerLine, error) {
-	id, err := strconv.ParseInt(strings.TrimPrefix(key, "server."), 10, 64)
+	id, err := parseID(strings.TrimPrefix(key, "server."))
 	if err != nil {
 		return ServerLine{}, fmt.Errorf("server id in %q: %w", key, err)
 	}

@@ -2,6 +2,7 @@ package fourletter
 
 import (
 	"bytes"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -84,6 +85,19 @@ func FuzzParseSrvr(f *testing.F) {
 		if s.Malformed < 0 {
 			t.Fatal("negative malformed count")
 		}
+		// Whatever the bytes, a count kept is a whole number from 0 and a
+		// latency a finite one: never NaN, Inf or negative.
+		for _, c := range []struct {
+			v     float64
+			has   bool
+			whole bool
+		}{{s.Received, s.HasReceived, true}, {s.Sent, s.HasSent, true}, {s.Connections, s.HasConnections, true},
+			{s.Outstanding, s.HasOutstanding, true}, {s.NodeCount, s.HasNodeCount, true},
+			{s.LatencyMin, s.HasLatency, false}, {s.LatencyAvg, s.HasLatency, false}, {s.LatencyMax, s.HasLatency, false}} {
+			if c.has && (!(c.v >= 0 && c.v <= maxCount) || c.whole && c.v != math.Trunc(c.v)) {
+				t.Fatalf("value %v kept in %+v", c.v, s)
+			}
+		}
 	})
 }
 
@@ -104,6 +118,17 @@ func FuzzParseConf(f *testing.F) {
 			if s.Addresses == "" {
 				t.Fatal("server line without address")
 			}
+			if s.ID < 0 {
+				t.Fatalf("server id %d", s.ID)
+			}
+		}
+		for id, w := range c.Weights {
+			if id < 0 || w < 0 || w > maxWeight {
+				t.Fatalf("weight.%d=%d kept", id, w)
+			}
+		}
+		if c.ConfigVersion != "" && !validVersion(c.ConfigVersion) {
+			t.Fatalf("version %q kept", c.ConfigVersion)
 		}
 		_ = c.MembershipKey()
 	})

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -79,16 +80,16 @@ func ParseSrvr(r io.Reader) (Srvr, error) {
 			err = parseTriple(value, &s.LatencyMin, &s.LatencyAvg, &s.LatencyMax)
 			s.HasLatency = err == nil
 		case "Received":
-			s.Received, err = parseNumber(value)
+			s.Received, err = parseCount(value)
 			s.HasReceived = err == nil
 		case "Sent":
-			s.Sent, err = parseNumber(value)
+			s.Sent, err = parseCount(value)
 			s.HasSent = err == nil
 		case "Connections":
-			s.Connections, err = parseNumber(value)
+			s.Connections, err = parseCount(value)
 			s.HasConnections = err == nil
 		case "Outstanding":
-			s.Outstanding, err = parseNumber(value)
+			s.Outstanding, err = parseCount(value)
 			s.HasOutstanding = err == nil
 		case "Zxid":
 			s.Zxid, err = ParseZxid(value)
@@ -97,7 +98,7 @@ func ParseSrvr(r io.Reader) (Srvr, error) {
 			s.Mode = value
 			hasMode = value != ""
 		case "Node count":
-			s.NodeCount, err = parseNumber(value)
+			s.NodeCount, err = parseCount(value)
 			s.HasNodeCount = err == nil
 		case "Proposal sizes last/min/max":
 			// Leader only; mntr has the same values with better names.
@@ -129,20 +130,47 @@ func ParseZxid(s string) (uint64, error) {
 	return strconv.ParseUint(hex, 16, 64)
 }
 
+// maxCount bounds what srvr's counts (Java longs) may be: above 2^53 a
+// float64 no longer holds every whole number, and no server counts that far.
+const maxCount = 1 << 53
+
+// parseNumber parses a finite, non-negative number (a latency: 3.6+ prints
+// the average with decimals). ParseFloat alone takes NaN, Inf and -1, which
+// no ZooKeeper prints: such a value is malformed, never a number.
 func parseNumber(s string) (float64, error) {
-	return strconv.ParseFloat(strings.TrimSpace(s), 64)
+	v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil {
+		return 0, err
+	}
+	if math.IsNaN(v) || v < 0 || v > maxCount {
+		return 0, fmt.Errorf("%q: not a finite number of at least 0", s)
+	}
+	return v, nil
 }
 
+// parseCount parses a count: a whole number from 0 to maxCount.
+func parseCount(s string) (float64, error) {
+	v, err := parseNumber(s)
+	if err == nil && v != math.Trunc(v) {
+		return 0, fmt.Errorf("%q: not a whole number", s)
+	}
+	return v, err
+}
+
+// parseTriple parses min/avg/max. All three or none: one bad value makes
+// the line malformed.
 func parseTriple(s string, a, b, c *float64) error {
 	parts := strings.Split(s, "/")
 	if len(parts) != 3 {
 		return fmt.Errorf("%q: want three values separated by /", s)
 	}
+	var v [3]float64
 	var err error
-	for i, dst := range []*float64{a, b, c} {
-		if *dst, err = parseNumber(parts[i]); err != nil {
+	for i := range v {
+		if v[i], err = parseNumber(parts[i]); err != nil {
 			return err
 		}
 	}
+	*a, *b, *c = v[0], v[1], v[2]
 	return nil
 }
