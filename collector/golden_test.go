@@ -236,6 +236,14 @@ func TestGolden(t *testing.T) {
 					"zk_learner_handler_qp_size{key=\"3\",quantile=\"0.5\"}\t1.0\nzk_learner_handler_qp_size_count{key=\"3\"}\t8.0\nzk_learner_handler_qp_size_sum{key=\"3\"}\t4.0\n" +
 					"zk_jvm_threads_current\t42.0\nzk_jvm_info{version=\"17.0.15+6\",vendor=\"Debian\"}\t1.0\nzk_commit_count\t99.0\n" +
 					"zk_bad{ensemble=\"x\"}\t1\n"}}}},
+		// Right after an election (the recorded 3.8.0 leader-killed
+		// members): the new leader is at counter 0 of epoch 2 and the
+		// follower still at the previous epoch's zxid until the first
+		// write. It has everything: lag 0, not absent.
+		{name: "after_election", members: []fakeMember{
+			{name: "zk1", fixture: "3.8.0/leader-killed/follower", replies: map[string]string{"srvr": "Zookeeper version: 3.8.0-${mvngit.commit.id}, built on 2024-12-29 17:54 UTC\nLatency min/avg/max: 0/0.6667/2\nReceived: 16\nSent: 15\nConnections: 2\nOutstanding: 0\nZxid: 0x100000060\nMode: follower\nNode count: 54\n"}},
+			{name: "zk3", fixture: "3.8.0/leader-killed/new-leader"},
+			{name: "zk4", fixture: "3.8.0/leader-killed/observer", observer: true}}},
 		// Replies other projects recorded from ZooKeeper 3.3 to 3.7
 		// (../fourletter/testdata/peers/SOURCES.md), one member each: the
 		// words not recorded are closed without a byte.
@@ -249,6 +257,38 @@ func TestGolden(t *testing.T) {
 		{name: "peer_3.6.1_leader_solr", members: []fakeMember{{name: "zk1", fixture: "peers/solr-3.6.1-leader"}}},
 		{name: "peer_3.7.0_leader_mntr", members: []fakeMember{{name: "zk1", fixture: "peers/beats-3.7.0-leader"}}},
 		{name: "peer_3.7.0_follower_mntr", members: []fakeMember{{name: "zk1", fixture: "peers/datadog-3.7.0-follower"}}},
+		// The rest of the peers' sets (SOURCES.md "Sets built on it").
+		// ZooKeeper's contrib test's broken lines: two entries kept.
+		{name: "peer_3.4.0_synthetic_mntr", members: []fakeMember{{name: "zk1", fixture: "peers/zkcontrib-3.4.0-synthetic"}}},
+		// Solr's ensemble mock: zoo1 answers mntr and conf fragments, zoo2
+		// nothing (its ruok empty), zoo3 refuses mntr; unrecorded words
+		// are closed. Solr: zoo1 ok, zoo2 and zoo3 not.
+		{name: "peer_3.5.5_solr_ensemble_mock", members: []fakeMember{
+			{name: "zoo1", fixture: "peers/solr-3.5.5-zoo1"},
+			{name: "zoo2", fixture: "peers/solr-3.5.5-zoo2"},
+			{name: "zoo3", fixture: "peers/solr-3.5.5-zoo3"}}},
+		// Solr's not-serving text, which ZooKeeper prints for srvr, mntr
+		// and conf alike; ruok is imok whatever the state.
+		{name: "peer_3.5.5_solr_not_serving", members: []fakeMember{{name: "zk1", fixture: "peers/solr-3.5.5-notserving",
+			replies: map[string]string{"srvr": notServing, "conf": notServing, "ruok": "imok"}}}},
+		// Solr's ZOOKEEPER-3829 fragment: the leader counts 2 synced
+		// followers that the one watched member cannot show.
+		{name: "peer_3.5.5_leader_solr", members: []fakeMember{{name: "zk1", fixture: "peers/solr-3.5.5-leader"}}},
+		{name: "peer_3.5.5_standalone_mntr", members: []fakeMember{{name: "zk1", fixture: "peers/netdata-3.5.5-standalone"}}},
+		// netdata's whitelist refusal for mntr, conf refused in
+		// ZooKeeper's words, srvr (never refused, never recorded) closed.
+		{name: "peer_3.5.5_refused_mntr", members: []fakeMember{{name: "zk1", fixture: "peers/netdata-3.5.5-refused",
+			replies: map[string]string{"conf": "conf is not executed because it is not in the whitelist.\n"}}}},
+		// Beats' srvr behind 3.5.3+'s default whitelist: mntr and conf
+		// refused.
+		{name: "peer_3.5.5_standalone_srvr_whitelist_default", members: []fakeMember{{name: "zk1", fixture: "peers/beats-3.5.5-standalone",
+			replies: map[string]string{"mntr": "mntr is not executed because it is not in the whitelist.\n", "conf": "conf is not executed because it is not in the whitelist.\n"}}}},
+		{name: "peer_3.5.5_leader_alone_mntr", members: []fakeMember{{name: "zk1", fixture: "peers/otel-3.5.5-leader-nofollowers"}}},
+		// Only ruok answers: the exporter's fallback tells a live process.
+		{name: "peer_3.5.5_ruok_only", members: []fakeMember{{name: "zk1", fixture: "peers/otel-3.5.5-ruokonly"}}},
+		// DataDog's file byte for byte: its first and last lines spoiled
+		// by the Python quotes (no zk_version, a summary without its sum).
+		{name: "peer_3.7.0_follower_mntr_verbatim", members: []fakeMember{{name: "zk1", fixture: "peers/datadog-3.7.0-follower-verbatim"}}},
 		{name: "garbage", members: []fakeMember{
 			{name: "zk1", fixture: "3.8.0/healthy/leader"},
 			{name: "zk2", replies: map[string]string{"srvr": "\x00\xff garbage\n", "mntr": "zk_version\t3.8.0\nnonsense\nzk_server_state\tfollower\nzk_x{bad\t1\nzk_up\t5\nzk_y\tNaN\nzk_outstanding_requests\t7\nzk_outstanding_requests\t9\n", "conf": "nope"}},
