@@ -178,20 +178,26 @@ func (p *Poller) Poll(ctx context.Context, t Target) Result {
 		return f.result
 	case <-ctx.Done():
 	}
-	snaps := make([]MemberSnapshot, len(t.Members))
+	// With discovery, the members learned so far are part of the answer
+	// too: a scrape that gives up early must not lose their series.
+	st := p.state(t)
+	st.mu.Lock()
+	last, members := st.last, t.Members
+	if t.Discover {
+		members = union(st.members, t.Members)
+	}
+	st.mu.Unlock()
+	snaps := make([]MemberSnapshot, len(members))
 	f.mu.Lock()
-	for i, m := range t.Members {
+	for i, m := range members {
 		s, ok := f.heard[m.Address]
 		if !ok {
 			s = MemberSnapshot{Member: m, State: StateUnknown, Allowed: map[string]bool{}, Err: context.DeadlineExceeded, Duration: time.Since(start)}
 		}
+		s.Member.Observer = m.Observer // the ensemble's word on roles, as discoverPoll gives it
 		snaps[i] = s
 	}
 	f.mu.Unlock()
-	st := p.state(t)
-	st.mu.Lock()
-	last := st.last
-	st.mu.Unlock()
 	return NewResult(t, snaps, last, time.Since(start))
 }
 

@@ -100,3 +100,48 @@ func TestDiscoveryCapped(t *testing.T) {
 		t.Errorf("the cap logged %d times in 3 polls, want once", n)
 	}
 }
+
+// TestPollAbandonedKeepsDiscovered: with discovery, a scrape that gives up
+// before the members' deadline still answers for every member learned so
+// far, not only the seeds: the healthy discovered member up, the hung one
+// down with reason timeout.
+func TestPollAbandonedKeepsDiscovered(t *testing.T) {
+	seed, other, hung := fakezk.New(t), fakezk.New(t), fakezk.New(t)
+	conf := fmt.Sprintf("clientPort=2181\nserverId=1\nmembership: \n"+
+		"server.1=127.0.0.1:2888:3888:participant;%s\nserver.2=127.0.0.2:2888:3888:participant;%s\nserver.3=127.0.0.3:2888:3888:participant;%s\nversion=100000000\n",
+		seed.Addr(), other.Addr(), hung.Addr())
+	for _, srv := range []*fakezk.Server{seed, other} {
+		srv.Set("srvr", []byte("Zookeeper version: 3.8.0\nZxid: 0x100000005\nMode: follower\n"), fakezk.Answer)
+		srv.Set("conf", []byte(conf), fakezk.Answer)
+	}
+	for _, w := range []string{"srvr", "mntr", "conf", "ruok"} {
+		hung.Set(w, nil, fakezk.Stall)
+	}
+	p := NewPoller(log.NewNopLogger(), DefaultMaxConcurrency)
+	target := Target{Name: "e", Members: []config.Member{{Address: seed.Addr()}}, Timeout: 2 * time.Second, Discover: true}
+	// A first, patient scrape learns the members.
+	if r := p.Poll(context.Background(), target); len(r.Members) != 3 {
+		t.Fatalf("discovery found %d members, want 3", len(r.Members))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	r := p.Poll(ctx, target)
+	got := map[string]MemberSnapshot{}
+	for _, s := range r.Members {
+		got[s.Member.Address] = s
+	}
+	if len(got) != 3 {
+		t.Fatalf("a scrape that gave up early answered for %d members, want the 3 discovered", len(got))
+	}
+	for _, srv := range []*fakezk.Server{seed, other} {
+		if s := got[srv.Addr()]; !s.Up {
+			t.Errorf("healthy member %s: up %v err %v", srv.Addr(), s.Up, s.Err)
+		}
+	}
+	if s := got[hung.Addr()]; s.Up || DownReason(s.Err) != "timeout" {
+		t.Errorf("hung member: up %v reason %q", s.Up, DownReason(s.Err))
+	}
+	if r.View.Voters != 3 || r.View.VotersUp != 2 {
+		t.Errorf("voters %d up %d, want 3 and 2", r.View.Voters, r.View.VotersUp)
+	}
+}
