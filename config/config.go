@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -273,20 +274,22 @@ const MaxFileBytes = 4 << 20
 
 // readFile reads a configuration file that must be a regular file (after
 // symlinks) of at most MaxFileBytes: a link to /dev/zero must not fill the
-// memory, nor a FIFO hang every later reload.
+// memory, nor a FIFO hang every later reload. The file is opened without
+// blocking (opening a FIFO waits for a writer) and checked as opened, so
+// a path swapped for a FIFO after a check cannot hang the reload either.
 func readFile(path string) ([]byte, error) {
-	info, err := os.Stat(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	info, err := f.Stat()
 	if err != nil {
 		return nil, err
 	}
 	if !info.Mode().IsRegular() {
 		return nil, fmt.Errorf("config file %s: not a regular file (%s)", path, info.Mode().Type())
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
 	if err != nil {
 		return nil, err

@@ -169,7 +169,11 @@ func TestLoadOnlyRegularBoundedFiles(t *testing.T) {
 	}
 	big := filepath.Join(dir, "big.yml")
 	os.WriteFile(big, append([]byte("ensembles:\n  - name: a\n    servers: [zk1]\n#"), bytes.Repeat([]byte("x"), MaxFileBytes)...), 0o600)
-	for path, want := range map[string]string{zero: "not a regular file", fifo: "not a regular file", big: "larger than"} {
+	sub := filepath.Join(dir, "conf.d")
+	if err := os.Mkdir(sub, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]string{zero: "not a regular file", fifo: "not a regular file", big: "larger than", sub: "not a regular file"} {
 		done := make(chan error, 1)
 		go func() { _, err := Load(path, Defaults{Timeout: time.Second}); done <- err }()
 		select {
