@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	stdlog "log"
 	"net/http"
 	"strconv"
 	"strings"
@@ -37,7 +38,11 @@ type Handler struct {
 	Logger log.Logger
 	// TimeoutOffset is taken off Prometheus' scrape timeout header so the
 	// answer reaches Prometheus before it gives up.
-	TimeoutOffset  time.Duration
+	TimeoutOffset time.Duration
+	// MaxWait is the longest a scrape waits for its polls, header or not
+	// (0: until the members' deadlines): the answer must be written before
+	// the server's write timeout, even after a reload lengthened them.
+	MaxWait        time.Duration
 	AllowAnyTarget bool
 }
 
@@ -123,20 +128,23 @@ const (
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request, targets []ensemble.Target, global prometheus.Gatherer) {
 	results := make([]ensemble.Result, len(targets))
 	limit, bounded := h.scrapeLimit(r)
+	if h.MaxWait > 0 && (!bounded || h.MaxWait < limit) {
+		limit, bounded = h.MaxWait, true
+	}
+	// The polls run under the ensembles' own member deadlines and are
+	// shared; a scrape that must answer sooner waits only that long and
+	// gets what the members said by then.
+	ctx := r.Context()
+	if bounded {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, limit)
+		defer cancel()
+	}
 	var wg sync.WaitGroup
 	for i, t := range targets {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			// The poll runs under the ensemble's own member deadline and is
-			// shared; a scrape that must answer sooner waits only that long
-			// and gets what the members said by then.
-			ctx := r.Context()
-			if bounded && limit < t.Timeout {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeout(ctx, limit)
-				defer cancel()
-			}
 			results[i] = h.Poller.Poll(ctx, t)
 		}()
 	}
@@ -242,4 +250,77 @@ func (l promLogger) Println(v ...any) {
 	l.once.Do(func() {
 		level.Error(l.logger).Log("msg", "Error serving metrics (further errors of this request not logged)", "err", strings.TrimSpace(fmt.Sprintln(v...)))
 	})
+}
+
+// maxWait is how long a scrape may wait for its polls: twice the longest
+// member deadline of the configuration in force at start (or the flag's),
+// as discovery polls the members it learns in a second round.
+func maxWait(cfg *config.Config, flagTimeout time.Duration) time.Duration {
+	longest := flagTimeout
+	for _, e := range cfg.Ensembles {
+		longest = max(longest, time.Duration(e.Timeout))
+	}
+	return 2 * longest
+}
+
+// newServer bounds every phase of a connection: a client that sends its
+// headers slowly, or never reads, holds a file descriptor. A scrape's
+// headers come in one packet, so 5 s is ample and a crowd of such clients
+// holds descriptors for 5 s at most; writing gets the longest a scrape
+// waits (maxWait) and a minute for the exposition and slow readers. The
+// server's own errors (accept, TLS handshakes) go to the exporter's log.
+func newServer(h http.Handler, maxWait time.Duration, logger log.Logger) *http.Server {
+	return &http.Server{Handler: h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      maxWait + time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          stdlog.New(serverLog{logger}, "", 0),
+	}
+}
+
+// serverLog writes what net/http reports as one line of the exporter's
+// log (go-kit's stdlib adapter takes "http: Accept error: accept tcp
+// addr:port" for a file name and a line).
+type serverLog struct{ logger log.Logger }
+
+func (l serverLog) Write(p []byte) (int, error) {
+	level.Warn(l.logger).Log("msg", "HTTP server", "err", strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+// reloadHandler serves POST /-/reload (with --web.enable-lifecycle). A
+// browser's cross-origin request (a form on another site) is refused; the
+// answer to a failed reload shows no path, errno or value from the file:
+// the log says why.
+func reloadHandler(source *config.Source) http.Handler {
+	return http.NewCrossOriginProtection().Handler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if err := source.Reload(); err != nil {
+			http.Error(w, "failed to reload the configuration; the exporter's log says why", http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprintln(w, "Reloaded")
+	}))
+}
+
+// limitRequests serves at most n requests at once (0: no limit) and
+// answers the others 503 at once, as node_exporter's --web.max-requests
+// does: a crowd of scrapes must not cost memory without end.
+func limitRequests(n int) func(http.Handler) http.Handler {
+	if n <= 0 {
+		return func(h http.Handler) http.Handler { return h }
+	}
+	slots := make(chan struct{}, n)
+	return func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case slots <- struct{}{}:
+				defer func() { <-slots }()
+				h.ServeHTTP(w, r)
+			default:
+				http.Error(w, fmt.Sprintf("too many scrapes at once (--web.max-requests=%d)", n), http.StatusServiceUnavailable)
+			}
+		})
+	}
 }

@@ -90,7 +90,7 @@ func TestLimitRequests(t *testing.T) {
 // as text (a []any in logfmt is "unsupported value type").
 func TestPromLoggerOnce(t *testing.T) {
 	var buf bytes.Buffer
-	l := newPromLogger(log.NewLogfmtLogger(&buf))
+	l := newPromLogger(log.NewLogfmtLogger(log.NewSyncWriter(&buf)))
 	for range 250 {
 		l.Println("error encoding and sending metric family:", errors.New("write: broken pipe"))
 	}
@@ -125,7 +125,7 @@ func TestServerBoundsAndLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The headers never end: the server must close the connection (after
-	// its 10 s header timeout; a minute is a hang).
+	// its 5 s header timeout; a minute is a hang).
 	c.SetReadDeadline(time.Now().Add(time.Minute))
 	start := time.Now()
 	_, err = bufio.NewReader(c).ReadString('\n')
@@ -160,7 +160,7 @@ func TestCrowdOfTimeouts(t *testing.T) {
 	cfg := &config.Config{Ensembles: []config.Ensemble{{Name: "crowd", Servers: members, Timeout: config.Duration(2 * time.Second)}}}
 	var logs syncBuffer
 	h := newHandler(t, cfg, false)
-	h.Logger = log.NewLogfmtLogger(&logs)
+	h.Logger = log.NewLogfmtLogger(log.NewSyncWriter(&logs))
 	h.Poller = ensemble.NewPoller(h.Logger, 64) // few slots: a crowd of separate polls would starve
 
 	ordinary := func() scrape {

@@ -128,7 +128,7 @@ func run(args []string) int {
 	global.MustRegister(versioncollector.NewCollector(exporterName), source,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	handler := &Handler{Source: source, Poller: ensemble.NewPoller(logger, *maxConc), Names: collector.NewNames(0), Limits: limits, Global: global,
-		Logger: logger, TimeoutOffset: *offset, AllowAnyTarget: *allowAny}
+		Logger: logger, TimeoutOffset: *offset, AllowAnyTarget: *allowAny, MaxWait: maxWait(source.Get(), *timeout)}
 	scrapes := limitRequests(*maxRequests)
 
 	hup := make(chan os.Signal, 1)
@@ -145,15 +145,7 @@ func run(args []string) int {
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Healthy") })
 	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Ready") })
 	if *lifecycle {
-		mux.HandleFunc("POST /-/reload", func(w http.ResponseWriter, _ *http.Request) {
-			if err := source.Reload(); err != nil {
-				// The reason is in the log: an answer shows no path, errno
-				// or value from the file.
-				http.Error(w, "failed to reload the configuration; the exporter's log says why", http.StatusInternalServerError)
-				return
-			}
-			fmt.Fprintln(w, "Reloaded")
-		})
+		mux.Handle("POST /-/reload", reloadHandler(source))
 	}
 	if *metricsPath != "/" {
 		landing, err := web.NewLandingPage(web.LandingConfig{
@@ -175,18 +167,7 @@ func run(args []string) int {
 		mux.Handle("/", landing)
 	}
 
-	srv := &http.Server{Handler: mux,
-		// A client that sends its headers slowly, or never reads, holds a
-		// file descriptor: bound every phase. A scrape may take the
-		// longest member deadline (a shared poll runs to it), so writing
-		// gets that and a wide margin.
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      writeTimeout(source.Get(), *timeout),
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-	}
-	if err := web.ListenAndServe(srv, webFlags, slog.New(sloggokit.NewGoKitHandler(base, nil))); err != nil {
+	if err := web.ListenAndServe(newServer(mux, handler.MaxWait, logger), webFlags, slog.New(sloggokit.NewGoKitHandler(base, nil))); err != nil {
 		level.Error(logger).Log("msg", "HTTP server stopped", "err", err)
 		return 1
 	}
@@ -250,36 +231,4 @@ func newLogger(format, lvl string) log.Logger {
 	}
 	// The slog bridge adds its own time and caller; main adds them for go-kit.
 	return level.NewFilter(logger, level.Allow(level.ParseDefault(lvl, level.InfoValue())))
-}
-
-// writeTimeout is how long a response may take to write: the longest
-// member deadline of the configuration in force at start (or the flag's),
-// twice, and a minute for the exposition and slow readers.
-func writeTimeout(cfg *config.Config, flagTimeout time.Duration) time.Duration {
-	longest := flagTimeout
-	for _, e := range cfg.Ensembles {
-		longest = max(longest, time.Duration(e.Timeout))
-	}
-	return 2*longest + time.Minute
-}
-
-// limitRequests serves at most n requests at once (0: no limit) and
-// answers the others 503 at once, as node_exporter's --web.max-requests
-// does: a crowd of scrapes must not cost memory without end.
-func limitRequests(n int) func(http.Handler) http.Handler {
-	if n <= 0 {
-		return func(h http.Handler) http.Handler { return h }
-	}
-	slots := make(chan struct{}, n)
-	return func(h http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			select {
-			case slots <- struct{}{}:
-				defer func() { <-slots }()
-				h.ServeHTTP(w, r)
-			default:
-				http.Error(w, fmt.Sprintf("too many scrapes at once (--web.max-requests=%d)", n), http.StatusServiceUnavailable)
-			}
-		})
-	}
 }
