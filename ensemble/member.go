@@ -94,15 +94,11 @@ func (p *memberPoller) PollEnsemble(ctx context.Context, members []config.Member
 	defer cancel()
 	var wg sync.WaitGroup
 	for i, m := range members {
-		if p.slots != nil {
-			select {
-			case p.slots <- struct{}{}:
-			case <-ctx.Done():
-				// Counted and logged once per scrape by the caller
-				// (NoSlot), not once per member.
-				out[i] = MemberSnapshot{Member: m, State: StateUnknown, Allowed: map[string]bool{}, Err: errNoSlot, Duration: timeout}
-				continue
-			}
+		if p.slots != nil && !p.takeSlot(ctx) {
+			// Counted and logged once per scrape by the caller (NoSlot),
+			// not once per member.
+			out[i] = MemberSnapshot{Member: m, State: StateUnknown, Allowed: map[string]bool{}, Err: errNoSlot, Duration: timeout}
+			continue
 		}
 		wg.Add(1)
 		go func() {
@@ -118,6 +114,37 @@ func (p *memberPoller) PollEnsemble(ctx context.Context, members []config.Member
 	}
 	wg.Wait()
 	return out
+}
+
+// takeSlot waits for a poll slot until ctx's deadline. A slot freed just
+// as the deadline passes is given back: select picks at random between a
+// ready slot and a done context, and on a busy machine the context's timer
+// fires late, so a member started past its deadline would be called down
+// for a timeout it never had the chance to meet.
+func (p *memberPoller) takeSlot(ctx context.Context) bool {
+	if expired(ctx) {
+		return false
+	}
+	select {
+	case p.slots <- struct{}{}:
+		if expired(ctx) {
+			<-p.slots
+			return false
+		}
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// expired says whether ctx is done or its deadline has passed (its timer
+// may not have fired yet).
+func expired(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	d, ok := ctx.Deadline()
+	return ok && !time.Now().Before(d)
 }
 
 type reply struct {
