@@ -239,9 +239,13 @@ func TestQuorumTruthPartialAndUnmarked(t *testing.T) {
 		// 2 of 5 voters: no quorum; the members reached answer and none
 		// serves, so no voter counts as up: 0 - 3 = -3. They no longer
 		// tell the membership: the one told before stands (5 voters).
-		s := partial.waitScrape(t, 20*time.Second, "quorum lost", func(s scrape) bool {
+		// The scrape that first sees quorum lost may still carry a conf
+		// a member gave a moment before it stopped serving (srvr and conf
+		// are asked at once): wait for both.
+		s := partial.waitScrape(t, 20*time.Second, "quorum lost and the membership last known", func(s scrape) bool {
 			v, _ := s.value("zookeeper_ensemble_quorum", "")
-			return v == 0
+			known, _ := s.value("zookeeper_ensemble_membership_info", "source=last_known")
+			return v == 0 && known == 1
 		})
 		s.expect(t, "zookeeper_ensemble_quorum 0", "zookeeper_ensemble_failure_tolerance -3", "zookeeper_ensemble_voters 5",
 			"zookeeper_ensemble_quorum_size 3", "zookeeper_ensemble_membership_info{source=last_known} 1")
