@@ -382,3 +382,25 @@ func rollingIncident(t *testing.T, e *zkensemble.Ensemble, servers string) {
 		t.Errorf("want exit 1, the first step must wait: exit %d %+v", code, p)
 	}
 }
+
+// TestStatusOneQuestion: --member, --plan and --wait are one question
+// each, and --wait gives up with exit 2 on an ensemble nobody answers for.
+func TestStatusOneQuestion(t *testing.T) {
+	nobody := "--zookeeper.servers=127.0.0.1:" + strconv.Itoa(freePort(t))
+	for _, tc := range []struct {
+		args []string
+		exit int
+		want string
+	}{
+		{[]string{"--plan", "--wait"}, 1, "--member, --plan and --wait are separate questions"},
+		{[]string{"--member=127.0.0.1:2181", "--plan"}, 1, "ask one at a time"},
+		{[]string{"--wait", "--wait.timeout=soon"}, 1, `--wait.timeout: invalid duration "soon"`},
+		{[]string{nobody, "--wait", "--wait.timeout=0s"}, 2, "QUORUM LOST at the timeout (0s)"},
+		{[]string{nobody, "--plan"}, 2, "WAIT: 127.0.0.1:"},
+	} {
+		out, code := runStatus(t, tc.args...)
+		if code != tc.exit || !strings.Contains(out, tc.want) {
+			t.Errorf("status %v: exit %d, want %d with %q:\n%s", tc.args, code, tc.exit, tc.want, out)
+		}
+	}
+}

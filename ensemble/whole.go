@@ -100,9 +100,11 @@ func (r Result) Missing(mark Mark) []string {
 			out = append(out, fmt.Sprintf("the leader to count every voter in sync (%d of %d)", v.SyncedVoters, v.Voters))
 		}
 		switch {
-		case v.Observers == 0:
-		case !v.HasSyncedObservers:
-			out = append(out, "the leader's synced observers count (mntr not answered)")
+		case v.Observers == 0, !v.HasSyncedObservers:
+			// Without the leader's mntr the line above says so; a 3.4 or
+			// 3.5 leader tells no zk_synced_observers: each observer's own
+			// state and zxid (below) stand for it (an observer serves
+			// only once synced with the leader).
 		case v.SyncedObservers < v.Observers:
 			out = append(out, fmt.Sprintf("the leader to count every observer in sync (%d of %d)", v.SyncedObservers, v.Observers))
 		}
@@ -120,7 +122,7 @@ func (r Result) Missing(mark Mark) []string {
 	}
 	switch {
 	case !v.HasConfig:
-		out = append(out, "the membership (no member answers conf)")
+		out = append(out, "the membership (no member tells it in conf)")
 	case !v.ConfigConsistent:
 		out = append(out, "the members to agree on the membership")
 	}

@@ -69,6 +69,8 @@ func PlanOf(r ensemble.Result) Plan {
 			p.rank, p.why = 2, "voter, now "+state+": start it before any other voter goes down"
 		case i == v.Leader:
 			p.rank, p.why = 5, "leader: last, so the ensemble holds one election, not one per restart"
+		case s.State == ensemble.StateStandalone:
+			p.rank, p.why = 5, "standalone: the only server, its restart stops the service while it lasts"
 		case s.State == ensemble.StateLeader:
 			p.rank, p.why = 4, fmt.Sprintf("reports leader beside %s (a split view): after the followers", r.Members[v.Leader].Member.Address)
 		default:

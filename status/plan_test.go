@@ -90,6 +90,9 @@ func TestPlan(t *testing.T) {
 			[]bool{false, false, false, false}, true, Lost},
 		// Both in the same epoch: the first one listed is taken as the
 		// current leader, the other goes before it.
+		// A standalone server is placed with its reason; stopping it stops
+		// the service, so it is never safe and the step must wait.
+		{"standalone", result(member("s:1", "standalone", false)), []string{"s:1"}, []bool{false}, true, AtRisk},
 		{"two leaders", ensembleOf(t, "leader", "leader", "follower", "observer"), []string{"o:1", "c:1", "b:1", "a:1"},
 			[]bool{false, false, false, false}, true, AtRisk},
 	} {
