@@ -66,6 +66,9 @@ func run(args []string) int {
 		statusCmd    = app.Command("status", "Poll the ensembles once and print their health; exit 0 healthy, 1 at risk or unsafe, 2 quorum lost or unreachable.")
 		output       = enumFlag(statusCmd.Flag("output", "table (for people) or json (for scripts)."), "output", "table", "table", "json")
 		member       = statusCmd.Flag("member", "Answer only: may this member (host:port, as configured) be stopped now? Exit 0 yes, 1 no.").String()
+		plan         = statusCmd.Flag("plan", "Print the rolling-restart order: observers, then followers, the leader last, with the reason for each (json: restart_order). Exit 0 the first step may go now, 1 it must wait, 2 quorum lost.").Default("false").Bool()
+		wait         = statusCmd.Flag("wait", "Poll until the ensemble is whole (every member serving, in sync and caught up with the leader, one membership, full failure tolerance), printing what is missing. Exit 0 whole, 1 at --wait.timeout, 2 quorum lost for 30s.").Default("false").Bool()
+		waitTimeout  = durationFlag(statusCmd, "wait.timeout", "How long --wait waits.", "10m")
 	)
 	// What one member may add to a scrape (collector.Limits).
 	limits := collector.DefaultLimits()
@@ -116,7 +119,12 @@ func run(args []string) int {
 		source = config.NewStatic(cfg, logger)
 	}
 	if command == statusCmd.FullCommand() {
-		return status.Run(os.Stdout, source.Get(), ensemble.NewPoller(logger, *maxConc), *output, *member)
+		if n := btoi(*member != "") + btoi(*plan) + btoi(*wait); n > 1 {
+			fmt.Fprintf(os.Stderr, "%s: --member, --plan and --wait are separate questions: ask one at a time\n", exporterName)
+			return 1
+		}
+		return status.Run(os.Stdout, source.Get(), ensemble.NewPoller(logger, *maxConc),
+			status.Options{Output: *output, Member: *member, Plan: *plan, Wait: *wait, WaitTimeout: *waitTimeout})
 	}
 	if *configCheck {
 		level.Info(logger).Log("msg", "Configuration is valid", "ensembles", len(source.Get().Ensembles))
@@ -174,9 +182,18 @@ func run(args []string) int {
 	return 0
 }
 
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 // durationFlag is a duration flag whose parse error names the flag
 // (kingpin's own says only "time: invalid duration").
-func durationFlag(app *kingpin.Application, name, help, def string) *time.Duration {
+func durationFlag(app interface {
+	Flag(name, help string) *kingpin.FlagClause
+}, name, help, def string) *time.Duration {
 	d := new(time.Duration)
 	app.Flag(name, help).Default(def).SetValue(&namedDuration{name: name, d: d})
 	return d

@@ -416,5 +416,30 @@ func TestQuorumTruthHierarchical(t *testing.T) {
 			statusMember(t, servers, m.Addr(), 0, "yes: "+m.Addr()+" may be stopped")
 		}
 		statusMember(t, servers, zero.Addr(), 0, "carries no weight")
+
+		// The plan places every member and refuses the rest of group 1
+		// (the same answers as --member); the down member goes first.
+		p, raw, code := statusPlan(t, servers)
+		t.Logf("status --plan (exit %d):\n%s", code, raw)
+		table, _ := runStatus(t, "--zookeeper.servers="+servers, "--plan")
+		t.Logf("status --plan:\n%s", table)
+		if code != 0 || p.MustWait || len(p.Steps) != 7 || p.RestartOrder[0] != down.Addr() || p.Steps[6].State != "leader" {
+			t.Errorf("plan: exit %d, must wait %v, order %v", code, p.MustWait, p.RestartOrder)
+		}
+		for _, st := range p.Steps {
+			m := memberAt(t, e, st.Server)
+			inGroup1 := m.ID <= 3 && m != down
+			switch {
+			case inGroup1 && (st.SafeToStop || !strings.Contains(st.StopReason, "its group would lose its majority")):
+				t.Errorf("group 1 member %s in the plan: %+v", st.Server, st)
+			case !inGroup1 && !st.SafeToStop:
+				t.Errorf("%s may be stopped (group 2, weight 0 or down), the plan says: %+v", st.Server, st)
+			}
+		}
+		out, code := runStatus(t, "--zookeeper.servers="+servers, "--wait", "--wait.timeout=3s")
+		t.Logf("status --wait --wait.timeout=3s (exit %d):\n%s", code, out)
+		if code != 1 || !strings.Contains(out, down.Addr()+": down (refused)") || !strings.Contains(out, "failure tolerance back to 1 (now 0)") {
+			t.Errorf("want exit 1 naming %s", down.Addr())
+		}
 	})
 }

@@ -39,6 +39,15 @@ type View struct {
 	// under its rule, minus one. A voter the exporter cannot see counts as
 	// down. Negative: short of quorum by that many voters.
 	FailureTolerance int
+	// FullFailureTolerance is the tolerance with every voter of the
+	// membership up and in sync: what FailureTolerance returns to once a
+	// rolling restart's member is back (3 voters: 1; 5: 2; two groups of
+	// 3: 1).
+	FullFailureTolerance int
+	// SyncedObservers is the leader's zk_synced_observers (valid with
+	// HasSyncedObservers): how many observers the leader feeds.
+	SyncedObservers    int
+	HasSyncedObservers bool
 	// Per watched member, by index: its role, the server of the membership
 	// it is (-1: not known), whether stopping it now is safe and why.
 	Roles      []string
@@ -91,6 +100,7 @@ func Derive(snaps []MemberSnapshot, fallback *Membership) View {
 	rule := m.Rule
 	v.Voters, v.Observers = m.Voters(), m.Observers()
 	v.QuorumSize = max(rule.MinQuorum(), 0)
+	v.FullFailureTolerance = rule.Margin(rule.voters)
 	v.ServerOf = match(snaps, m)
 
 	// Each member's role and server id in the quorum arithmetic. For a
@@ -177,6 +187,9 @@ func Derive(snaps []MemberSnapshot, fallback *Membership) View {
 		if leader.Mntr != nil {
 			if f, ok := leader.Mntr.Value("synced_followers"); ok && saneCount(f) {
 				v.SyncedVoters, v.HasSynced = int(f)+1, true
+			}
+			if f, ok := leader.Mntr.Value("synced_observers"); ok && saneCount(f) {
+				v.SyncedObservers, v.HasSyncedObservers = int(f), true
 			}
 		}
 	}

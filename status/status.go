@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/zookeeper-exporter/zookeeper_exporter/config"
 	"github.com/zookeeper-exporter/zookeeper_exporter/ensemble"
@@ -60,24 +61,55 @@ type Ensemble struct {
 	Exit       int      `json:"exit_status"`
 }
 
-// Run polls every ensemble once and prints the report as output says
-// (table or json), or with member set only the answer for that member. It
-// returns the exit status.
-func Run(w io.Writer, cfg *config.Config, poller *ensemble.Poller, output, member string) int {
+// Options say what Run answers: the report (Output table or json), or
+// only whether Member may be stopped, or the restart Plan, or Wait until
+// the ensemble is whole (at most WaitTimeout).
+type Options struct {
+	Output      string
+	Member      string
+	Plan        bool
+	Wait        bool
+	WaitTimeout time.Duration
+}
+
+// Run polls every ensemble (once, or until whole with Wait) and prints what
+// opts ask for. It returns the exit status.
+func Run(w io.Writer, cfg *config.Config, poller *ensemble.Poller, opts Options) int {
+	poll := func() []ensemble.Result {
+		var rs []ensemble.Result
+		for _, e := range cfg.Ensembles {
+			rs = append(rs, poller.Poll(context.Background(), ensemble.TargetOf(e)))
+		}
+		return rs
+	}
+	if opts.Wait {
+		return Wait(w, poll, opts.WaitTimeout, realClock{})
+	}
+	results := poll()
 	var reports []Ensemble
-	for _, e := range cfg.Ensembles {
-		r := poller.Poll(context.Background(), ensemble.TargetOf(e))
+	for _, r := range results {
 		reports = append(reports, Report(r))
 	}
 	switch {
-	case member != "":
-		m, err := config.ParseMember(member)
+	case opts.Member != "":
+		m, err := config.ParseMember(opts.Member)
 		if err != nil {
 			fmt.Fprintf(w, "no: --member %v\n", err)
 			return AtRisk
 		}
 		return MayStop(w, reports, m.Address)
-	case output == "json":
+	case opts.Plan:
+		var plans []Plan
+		for _, r := range results {
+			plans = append(plans, PlanOf(r))
+		}
+		if opts.Output == "json" {
+			WritePlanJSON(w, plans)
+		} else {
+			WritePlanTable(w, plans)
+		}
+		return WorstPlan(plans)
+	case opts.Output == "json":
 		WriteJSON(w, reports)
 	default:
 		WriteTable(w, reports)
