@@ -126,7 +126,9 @@ func (r Result) Missing(mark Mark) []string {
 	case !v.ConfigConsistent:
 		out = append(out, "the members to agree on the membership")
 	}
-	if v.FailureTolerance < v.FullFailureTolerance {
+	// Without quorum the tolerance is below zero and the first line says
+	// it all: "back to 1 (now -2)" would only puzzle the reader.
+	if v.Quorum && v.FailureTolerance < v.FullFailureTolerance {
 		out = append(out, fmt.Sprintf("failure tolerance back to %d (now %d)", v.FullFailureTolerance, v.FailureTolerance))
 	}
 	return out

@@ -112,6 +112,12 @@ func TestMissing(t *testing.T) {
 			[]string{"a leader among the watched members", "server.1 (voter): not watched", "server.4 (observer): not watched"}},
 		{"quorum lost", []MemberSnapshot{snap(t, 1, StateNotServing, nil), snap(t, 2, StateUnknown, nil, downErr), snap(t, 3, StateUnknown, nil, downErr)}, Mark{},
 			[]string{"quorum (no serving leader with a quorum of synced voters)", "10.0.0.1:2181: not serving", "10.0.0.2:2181: down (refused)"}},
+		// The membership is still told (a member answers conf while it
+		// looks for a leader): no tolerance line below zero beside the
+		// quorum line.
+		{"quorum lost, the membership known", []MemberSnapshot{snap(t, 1, StateNotServing, three), snap(t, 2, StateUnknown, nil, downErr), snap(t, 3, StateUnknown, nil, downErr),
+			snap(t, 4, StateNotServing, three, observerMark)}, Mark{},
+			[]string{"quorum (no serving leader with a quorum of synced voters)", "a leader among the watched members", "10.0.0.1:2181: not serving", "10.0.0.2:2181: down (refused)", "10.0.0.3:2181: down (refused)", "10.0.0.4:2181: not serving"}},
 		{"two leaders", []MemberSnapshot{snap(t, 1, StateLeader, three, leaderMntr(2, 1)), snap(t, 2, StateLeader, three, leaderMntr(2, 1)),
 			snap(t, 3, StateFollower, three), snap(t, 4, StateObserver, three, observerMark)}, Mark{}, []string{"one leader (2 members report leader)"}},
 		{"hierarchical, whole", []MemberSnapshot{snap(t, 1, StateLeader, groups, leaderMntr(5, 0)), snap(t, 2, StateFollower, groups),
@@ -128,6 +134,11 @@ func TestMissing(t *testing.T) {
 			}
 			if tc.want != nil && len(got) == 0 {
 				t.Errorf("whole, want missing %q", tc.want)
+			}
+			for _, g := range got {
+				if strings.Contains(g, "(now -") {
+					t.Errorf("a tolerance below zero said: %q", g)
+				}
 			}
 			for _, w := range tc.want {
 				if !slices.Contains(got, w) {
