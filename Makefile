@@ -10,7 +10,7 @@ LDFLAGS   := -s -w -X $(VPKG).Version=$(VERSION) -X $(VPKG).Revision=$(REVISION)
              -X $(VPKG).Branch=$(BRANCH) -X $(VPKG).BuildUser=make -X $(VPKG).BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
 ZK_JAR    := /usr/share/java/zookeeper.jar
 
-.PHONY: all build release test unit vet fmt demo bench fuzz deps-test deps-zookeeper clean
+.PHONY: all build release test unit vet fmt demo bench fuzz mixin deps-test deps-zookeeper clean
 
 all: vet build test
 
@@ -36,7 +36,15 @@ vet:
 # ZK_REQUIRED=1 turns "ZooKeeper not installed" into a failure, not a skip.
 test: deps-test vet
 	ZK_REQUIRED=1 $(GO) test -race -count=1 -timeout 10m ./...
-	cd deploy/kubernetes/check && $(GO) test -count=1 ./...
+	cd deploy/kubernetes/check && ZK_REQUIRED=1 $(GO) test -count=1 ./...
+
+# Render the monitoring mixin (mixin/) into the files shipped from it:
+# deploy/prometheus/zookeeper_alerts.yml, the PrometheusRule, the Helm
+# chart's copies and dashboards/*.json. Commit them; make test fails when
+# they differ from what mixin/ renders. The renderer (go-jsonnet) lives in
+# the test-only module, out of the exporter's go.mod.
+mixin:
+	cd deploy/kubernetes/check && $(GO) test -count=1 -run '^TestMixinGenerated$$' . -args -update
 
 # Unit tests only (no JVM needed).
 unit:

@@ -3,8 +3,6 @@
 package deploy
 
 import (
-	"bytes"
-	"flag"
 	"os"
 	"os/exec"
 	"reflect"
@@ -17,26 +15,12 @@ import (
 	"github.com/zookeeper-exporter/zookeeper_exporter/internal/zkensemble"
 )
 
-var update = flag.Bool("update", false, "regenerate kubernetes/zookeeper-prometheusrule.yaml from prometheus/zookeeper_alerts.yml")
-
 const (
 	rulesFile          = "prometheus/zookeeper_alerts.yml"
 	rulesTestFile      = "prometheus/zookeeper_alerts_test.yml"
 	prometheusRuleFile = "kubernetes/zookeeper-prometheusrule.yaml"
 	runbooks           = "../docs/runbooks.md"
 )
-
-const prometheusRuleHeader = `# Generated from deploy/prometheus/zookeeper_alerts.yml by
-# "go test ./deploy -update": edit that file, not this one.
-apiVersion: monitoring.coreos.com/v1
-kind: PrometheusRule
-metadata:
-  name: zookeeper-exporter
-  labels:
-    app.kubernetes.io/name: zookeeper-exporter
-    app.kubernetes.io/component: alerting
-spec:
-`
 
 func readYAML(t *testing.T, path string) map[string]any {
 	t.Helper()
@@ -51,30 +35,12 @@ func readYAML(t *testing.T, path string) map[string]any {
 	return v
 }
 
-// TestPrometheusRuleMatchesRules keeps the Kubernetes PrometheusRule
-// identical to the plain rules file: one source, one generated copy.
+// TestPrometheusRuleMatchesRules keeps the Kubernetes PrometheusRule's
+// groups identical to the plain rules file's. Both are generated from
+// mixin/ ("make mixin"; the check module's TestMixinGenerated keeps them
+// in step with it); this holds here too, where the mixin's renderer is not
+// a dependency.
 func TestPrometheusRuleMatchesRules(t *testing.T) {
-	if *update {
-		data, err := os.ReadFile(rulesFile)
-		if err != nil {
-			t.Fatal(err)
-		}
-		// Drop the file's leading comment, indent the groups under spec.
-		lines := strings.Split(string(data), "\n")
-		var body bytes.Buffer
-		started := false
-		for _, l := range lines {
-			if strings.HasPrefix(l, "groups:") {
-				started = true
-			}
-			if started && l != "" {
-				body.WriteString("  " + l + "\n")
-			}
-		}
-		if err := os.WriteFile(prometheusRuleFile, []byte(prometheusRuleHeader+body.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
 	rules := readYAML(t, rulesFile)
 	pr := readYAML(t, prometheusRuleFile)
 	if pr["kind"] != "PrometheusRule" || pr["apiVersion"] != "monitoring.coreos.com/v1" {
@@ -82,7 +48,7 @@ func TestPrometheusRuleMatchesRules(t *testing.T) {
 	}
 	spec, _ := pr["spec"].(map[string]any)
 	if !reflect.DeepEqual(spec["groups"], rules["groups"]) {
-		t.Errorf("%s differs from %s: run go test ./deploy -update", prometheusRuleFile, rulesFile)
+		t.Errorf("%s differs from %s: run make mixin", prometheusRuleFile, rulesFile)
 	}
 }
 

@@ -1,6 +1,8 @@
-// Package check decodes every manifest in deploy/kubernetes strictly into
-// the Kubernetes and prometheus-operator Go types: an unknown or misspelt
-// field, or a wrong type, fails the test.
+// Package check decodes every manifest in deploy/kubernetes, and every
+// object the Helm chart in deploy/helm renders, strictly into the
+// Kubernetes and prometheus-operator Go types: an unknown or misspelt
+// field, or a wrong type, fails the test. It also renders the monitoring
+// mixin (mixin/) and keeps the files generated from it in step.
 package check
 
 import (
@@ -23,6 +25,10 @@ func decoderFor(kind string) any {
 		return &corev1.Service{}
 	case "ConfigMap":
 		return &corev1.ConfigMap{}
+	case "Secret":
+		return &corev1.Secret{}
+	case "ServiceAccount":
+		return &corev1.ServiceAccount{}
 	case "ServiceMonitor":
 		return &monitoringv1.ServiceMonitor{}
 	case "PodMonitor":

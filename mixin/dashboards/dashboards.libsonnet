@@ -1,0 +1,6 @@
+{
+  grafanaDashboards+:: {
+    'zookeeper-ensemble.json': (import 'ensemble.libsonnet')($._config),
+    'zookeeper-member.json': (import 'member.libsonnet')($._config),
+  },
+}
