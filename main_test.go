@@ -273,6 +273,10 @@ func (x *exporter) waitPath(t *testing.T, path, what string, cond func(scrape) b
 
 func (x *exporter) waitPathFor(t *testing.T, timeout time.Duration, path, what string, cond func(scrape) bool) scrape {
 	t.Helper()
+	// timeout is what a quiet machine needs at most; the wait is only a
+	// hang check, so it allows three times that: with both cores kept busy
+	// by others, seven JVMs took more than a minute to elect and sync.
+	timeout *= 3
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	for {
