@@ -14,6 +14,7 @@ import (
 
 	"github.com/zookeeper-exporter/zookeeper_exporter/config"
 	"github.com/zookeeper-exporter/zookeeper_exporter/fourletter"
+	"github.com/zookeeper-exporter/zookeeper_exporter/internal/fakezk"
 	"github.com/zookeeper-exporter/zookeeper_exporter/internal/zkensemble"
 )
 
@@ -213,4 +214,35 @@ func aliveConnections(t *testing.T, addr string) float64 {
 		t.Fatal("no zk_num_alive_connections")
 	}
 	return v
+}
+
+// TestProbeAbandonedPollKeepsLastProbe: a scrape that gives up before the
+// members' deadline (a hung member keeps the poll going) reports each
+// member's last probe, not no probe series at all: in a partition, half
+// the members hang and the scrape's own deadline often ends first.
+func TestProbeAbandonedPollKeepsLastProbe(t *testing.T) {
+	closing := fakeListener(t, func(c net.Conn) { c.Close() })
+	hung := fakezk.New(t)
+	for _, w := range []string{"srvr", "mntr", "conf", "ruok"} {
+		hung.Set(w, nil, fakezk.Stall)
+	}
+	p := NewPoller(log.NewNopLogger(), DefaultMaxConcurrency)
+	target := Target{Name: "e", Members: []config.Member{{Address: closing}, {Address: hung.Addr()}}, Timeout: time.Second,
+		Probe: &ClientProbe{Znode: "/zookeeper/config", Interval: time.Hour}}
+	first := p.Poll(context.Background(), target)
+	if pr := first.Members[0].Probe; pr == nil || pr.Reason != ProbeConnectionLoss {
+		t.Fatalf("first poll: probe %+v, want connection_loss", pr)
+	}
+	target.Probe = &ClientProbe{Znode: "/zookeeper/config", Interval: time.Hour} // same settings, same state
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	second := p.Poll(ctx, target)
+	for i, s := range second.Members {
+		if s.Probe == nil || !s.Probe.At.Equal(first.Members[i].Probe.At) {
+			t.Errorf("abandoned poll, member %d: probe %+v, want the last one (%+v)", i, s.Probe, first.Members[i].Probe)
+		}
+	}
+	if second.ProbeConnections != 2 {
+		t.Errorf("connections %d, want 2", second.ProbeConnections)
+	}
 }

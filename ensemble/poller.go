@@ -218,7 +218,25 @@ func (p *Poller) Poll(ctx context.Context, t Target) Result {
 		snaps[i] = s
 	}
 	f.mu.Unlock()
-	return NewResult(t, snaps, last, time.Since(start))
+	r := NewResult(t, snaps, last, time.Since(start))
+	if t.Probe != nil {
+		// This round's probes are not in yet: the last ones stand (their
+		// age says so), rather than series that come and go.
+		st.mu.Lock()
+		for i := range r.Members {
+			if res, ok := st.probes[r.Members[i].Member.Address]; ok {
+				res.Connections = 0
+				r.Members[i].Probe = &res
+			}
+		}
+		if st.canary != nil {
+			c := *st.canary
+			r.Canary = &c
+		}
+		r.ProbeConnections = st.probeConns
+		st.mu.Unlock()
+	}
+	return r
 }
 
 func (p *Poller) poll(ctx context.Context, t Target, start time.Time, heard func(MemberSnapshot)) Result {
