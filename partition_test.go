@@ -276,6 +276,19 @@ scrape_configs:
 			return quorum(s) == 1 && serving(s, dc1, 1) && serving(s, dc2, 0) && probeOK(s, dc1, 1) && probeOK(s, dc2, 0)
 		})
 		t.Logf("cut -> both views settled: %v", time.Since(cut).Round(100*time.Millisecond))
+		// The probe's, canary's and vantage series, failing and not, pass
+		// promtool check metrics with no finding.
+		if promtool, err := exec.LookPath("promtool"); err == nil {
+			for _, sc := range []scrape{sa, sb} {
+				cmd := exec.Command(promtool, "check", "metrics")
+				cmd.Stdin = strings.NewReader(string(sc.body))
+				if out, err := cmd.CombinedOutput(); err != nil || len(strings.TrimSpace(string(out))) != 0 {
+					t.Errorf("promtool check metrics: %v\n%s", err, out)
+				}
+			}
+		} else {
+			zkensemble.RequireTool(t, "promtool", err)
+		}
 		t.Logf("dc1's exporter:\n%s", keySeries(sa, e.Members))
 		t.Logf("dc2's exporter:\n%s", keySeries(sb, e.Members))
 	})
