@@ -54,6 +54,12 @@ func run(args []string) int {
 		keyFile      = app.Flag("zookeeper.tls.key-file", "Key of the client certificate.").String()
 		serverName   = app.Flag("zookeeper.tls.server-name", "Server name expected in ZooKeeper's certificate.").String()
 		insecure     = app.Flag("zookeeper.tls.insecure-skip-verify", "Do not verify ZooKeeper's certificate.").Default("false").Bool()
+		probe        = app.Flag("zookeeper.client-probe", "Open a client session against each member alone every --zookeeper.client-probe.interval and read a znode (zookeeper_client_probe_*): what clients feel. One connection per member per probe.").Default("false").Bool()
+		probeZnode   = app.Flag("zookeeper.client-probe.znode", "The znode the client probe reads.").Default(config.DefaultClientProbeZnode).String()
+		probeEvery   = durationFlag(app, "zookeeper.client-probe.interval", "The least time between two probes of one member (set it to the scrape interval); in between, the last result is reported.", config.DefaultClientProbeInterval.String())
+		canaryZnode  = app.Flag("zookeeper.client-probe.canary-znode", "With the client probe, also set this znode (created if missing, nothing else written) once per interval through the ensemble: proof that writes commit (zookeeper_canary_write_*). Empty: no write.").String()
+		digestFile   = app.Flag("zookeeper.client-probe.digest-file", "File holding user:password for ZooKeeper's digest authentication of the client probe (never on the command line).").String()
+		vantage      = app.Flag("exporter.vantage", "Where this exporter watches from (zookeeper_ensemble_vantage_info{vantage}), so exporters in several data centres can be compared; default the host name.").Default(hostname()).String()
 		configFile   = app.Flag("config.file", "YAML file listing ensembles; the --zookeeper.* flags are then defaults.").String()
 		configCheck  = app.Flag("config.check", "Check the configuration and exit 0 (valid) or 1.").Default("false").Bool()
 		metricsPath  = app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
@@ -93,7 +99,8 @@ func run(args []string) int {
 	// every line of the log.
 	logger := log.With(base, "time", log.DefaultTimestampUTC, "caller", log.DefaultCaller)
 
-	defaults := config.Defaults{Timeout: *timeout, AdminPort: *adminPort, AdminScheme: *adminScheme, Discover: *discover, DiscoverMax: *discoverMax}
+	defaults := config.Defaults{Timeout: *timeout, AdminPort: *adminPort, AdminScheme: *adminScheme, Discover: *discover, DiscoverMax: *discoverMax,
+		ClientProbe: *probe, ClientProbeZnode: *probeZnode, ClientProbeInterval: *probeEvery, CanaryZnode: *canaryZnode, DigestFile: *digestFile, Vantage: *vantage}
 	if *caFile != "" || *certFile != "" || *keyFile != "" || *serverName != "" || *insecure {
 		defaults.TLS = &config.TLS{CAFile: *caFile, CertFile: *certFile, KeyFile: *keyFile, ServerName: *serverName, InsecureSkipVerify: *insecure}
 	}
@@ -238,6 +245,15 @@ func (n *namedEnum) Set(s string) error {
 }
 
 func (n *namedEnum) String() string { return *n.v }
+
+// hostname is the default vantage: where the exporter runs.
+func hostname() string {
+	h, err := os.Hostname()
+	if err != nil {
+		return ""
+	}
+	return h
+}
 
 func newLogger(format, lvl string) log.Logger {
 	var logger log.Logger

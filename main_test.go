@@ -117,7 +117,10 @@ func startExporterWith(t testing.TB, scheme string, client *http.Client, user, p
 // PID when the test ends, showing its log if the test failed.
 func startProcess(t testing.TB, name string, cmd *exec.Cmd, log *syncBuffer) <-chan struct{} {
 	t.Helper()
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL // a Credential set by the caller stays
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}

@@ -48,14 +48,17 @@ func TestTLSToRealZooKeeper(t *testing.T) {
 		{"skip verify, explicitly", []string{"--zookeeper.tls.insecure-skip-verify", "--zookeeper.tls.cert-file=" + client.CertFile, "--zookeeper.tls.key-file=" + client.KeyFile}, true, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			x := startExporter(t, append([]string{"--zookeeper.servers=" + secure, "--zookeeper.timeout=3s"}, tc.args...)...)
+			// The client probe takes the same TLS settings: a session over
+			// the secure client port, or the same refusal.
+			x := startExporter(t, append([]string{"--zookeeper.servers=" + secure, "--zookeeper.timeout=3s", "--zookeeper.client-probe"}, tc.args...)...)
 			s := x.scrape("/metrics")
 			if tc.up {
 				s.expect(t, "zookeeper_up{server="+secure+"} 1", "zookeeper_serving{server="+secure+"} 1",
-					"zookeeper_server_state{server="+secure+",state=standalone} 1")
+					"zookeeper_server_state{server="+secure+",state=standalone} 1", "zookeeper_client_probe_success{server="+secure+"} 1")
 				return
 			}
-			s.expect(t, "zookeeper_up{server="+secure+"} 0")
+			s.expect(t, "zookeeper_up{server="+secure+"} 0", "zookeeper_client_probe_success{server="+secure+"} 0",
+				"zookeeper_client_probe_failure_reason{server="+secure+",reason=other} 1")
 			for _, r := range []string{"tls", "reset", "empty", "timeout", "other"} {
 				if v, ok := s.value("zookeeper_member_down_reason", "server="+secure+",reason="+r); ok && v == 1 {
 					t.Logf("%s: zookeeper_up 0, down reason %q", tc.name, r)

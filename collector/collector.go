@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
@@ -212,6 +213,44 @@ func emitResult(e *emitter, r ensemble.Result, lim Limits, d dropLog) {
 		g(maxLagMetric, v.MaxZxidLag)
 	}
 	g(ensemblePollMetric, r.Duration.Seconds())
+	if r.Target.Vantage != "" && len(r.Target.Vantage) <= lim.MaxLabelValueLength {
+		e.fixed(vantageInfoMetric, 1, name, r.Target.Vantage)
+	}
+	if r.Target.Probe != nil {
+		for _, s := range r.Members {
+			emitProbe(e, name, s)
+		}
+		e.fixed(probeConnsMetric, float64(r.ProbeConnections), name)
+	}
+	if c := r.Canary; c != nil {
+		g(canarySuccessMetric, boolFloat(c.Success))
+		if c.HasOp {
+			g(canaryWriteMetric, c.Op.Seconds())
+		}
+		if !c.Success {
+			e.fixed(canaryReasonMetric, 1, name, c.Reason)
+		}
+	}
+}
+
+// emitProbe sends one member's client probe series.
+func emitProbe(e *emitter, ensembleName string, s ensemble.MemberSnapshot) {
+	p := s.Probe
+	if p == nil {
+		return
+	}
+	server := s.Member.Address
+	e.fixed(probeSuccessMetric, boolFloat(p.Success), ensembleName, server)
+	if p.HasSession {
+		e.fixed(probeSessionMetric, p.Session.Seconds(), ensembleName, server)
+	}
+	if p.HasOp {
+		e.fixed(probeReadMetric, p.Op.Seconds(), ensembleName, server)
+	}
+	if !p.Success {
+		e.fixed(probeReasonMetric, 1, ensembleName, server, p.Reason)
+	}
+	e.fixed(probeAgeMetric, max(0, time.Since(p.At).Seconds()), ensembleName, server)
 }
 
 func ruleName(r ensemble.Rule) string {

@@ -23,6 +23,8 @@ var (
 	configServerLabels  = []string{"ensemble", "server", "sid", "role", "address"}
 	membershipLabels    = []string{"ensemble", "source", "rule"}
 	serverWatchedLabels = []string{"ensemble", "sid", "role", "server"}
+	ensembleReason      = []string{"ensemble", "reason"}
+	vantageLabels       = []string{"ensemble", "vantage"}
 )
 
 // fixedMetrics is every fixed metric, in the order Describe lists them.
@@ -57,6 +59,21 @@ var (
 	memberConfigVersion = gauge("member_config_version", "The configuration version this member reports (conf version=, hex in ZooKeeper).", memberLabels)
 	seriesDroppedMetric = gauge("member_series_dropped", "Series of this member dropped in this scrape, by reason: series_limit, label_values_limit, name_length, label_value_length, config_servers_limit (the exporter's limits), reserved_name (a name or label Prometheus reserves), conflict (a family other members send differently).", reasonLabels)
 	configServerInfo    = gauge("member_config_server_info", "Constant 1 for each server line in this member's own configuration: who believes what.", configServerLabels)
+)
+
+// The client probe (--zookeeper.client-probe): what a client of the
+// member feels. Absent without the probe.
+var (
+	probeSuccessMetric  = gauge("client_probe_success", "1 when the last client probe opened a session against this member alone and read the probe's znode within the member's deadline.", memberLabels)
+	probeSessionMetric  = gauge("client_probe_session_seconds", "Time the last client probe took to establish its session with this member (absent when none was established).", memberLabels)
+	probeReadMetric     = gauge("client_probe_read_seconds", "Time the last client probe's read of its znode took on this member (absent when the read did not complete).", memberLabels)
+	probeReasonMetric   = gauge("client_probe_failure_reason", "1 for why the last client probe of this member failed: refused, timeout, connection_loss, session_expired, auth_failed, not_serving or other (absent on success).", reasonLabels)
+	probeAgeMetric      = gauge("client_probe_age_seconds", "Age of the reported client probe result: probes are rate limited to one per member per --zookeeper.client-probe.interval.", memberLabels)
+	probeConnsMetric    = newFixed(kindCounter, "client_probe_connections_total", "TCP connections the client probes and canary writes of this ensemble opened since the exporter started (ZooKeeper's maxClientCnxns counts them per client host).", ensembleLabels)
+	canarySuccessMetric = gauge("canary_write_success", "1 when the last canary write (set of the canary znode, through any member) committed within the deadline.", ensembleLabels)
+	canaryWriteMetric   = gauge("canary_write_seconds", "Time the last canary write took, from request to commit (absent when it did not complete).", ensembleLabels)
+	canaryReasonMetric  = gauge("canary_write_failure_reason", "1 for why the last canary write failed (the client probe's reasons; absent on success).", ensembleReason)
+	vantageInfoMetric   = gauge("ensemble_vantage_info", "Constant 1: where this exporter watches the ensemble from (--exporter.vantage or the ensemble's vantage); join on instance to compare the views of several exporters.", vantageLabels)
 )
 
 // Per ensemble.

@@ -46,10 +46,57 @@ type Ensemble struct {
 	// (with the tls settings).
 	AdminPort   int    `yaml:"admin_port"`
 	AdminScheme string `yaml:"admin_scheme"`
+	// ClientProbe opens a client session per member each ClientProbeInterval
+	// and reads ClientProbeZnode; CanaryZnode, when set, is written too.
+	// DigestFile holds "user:password" for the digest scheme: credentials
+	// never stand in this file.
+	ClientProbe         bool     `yaml:"client_probe"`
+	ClientProbeZnode    string   `yaml:"client_probe_znode"`
+	ClientProbeInterval Duration `yaml:"client_probe_interval"`
+	CanaryZnode         string   `yaml:"canary_znode"`
+	DigestFile          string   `yaml:"digest_credentials_file"`
+	// Vantage names where the exporter watches this ensemble from (the
+	// flag --exporter.vantage, by default the host name).
+	Vantage string `yaml:"vantage"`
+
+	// digest is DigestFile's content, read at load time.
+	digest []byte
 
 	// tlsConfig is TLS built once at load time, so a scrape does not read
 	// certificate files.
 	tlsConfig *tls.Config
+}
+
+// Digest is the digest credentials ("user:password"), nil without.
+func (e Ensemble) Digest() []byte { return e.digest }
+
+// Defaults of the client probe.
+const (
+	DefaultClientProbeZnode    = "/zookeeper/config"
+	DefaultClientProbeInterval = 15 * time.Second
+)
+
+// checkZnode refuses what is not a ZooKeeper path.
+func checkZnode(key, path string) error {
+	if !strings.HasPrefix(path, "/") || (len(path) > 1 && strings.HasSuffix(path, "/")) || strings.Contains(path, "//") || strings.ContainsRune(path, 0) {
+		return fmt.Errorf("%s %q: want an absolute znode path such as /zookeeper/config", key, path)
+	}
+	return nil
+}
+
+// readDigest reads a digest credentials file: one line "user:password".
+func readDigest(path string) ([]byte, error) {
+	data, err := readFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("digest_credentials_file: %w", err)
+	}
+	line := strings.TrimRight(string(data), "\r\n")
+	user, pass, ok := strings.Cut(line, ":")
+	if !ok || user == "" || pass == "" || strings.ContainsAny(line, "\r\n") {
+		// The content is never shown: it is a secret.
+		return nil, fmt.Errorf("digest_credentials_file %s: want one line user:password", path)
+	}
+	return []byte(line), nil
 }
 
 // ClientTLS is the TLS configuration towards the members, nil for plain TCP.
@@ -153,6 +200,51 @@ func (d Defaults) apply(e *Ensemble) error {
 	if err := checkAdmin(e.AdminPort, e.AdminScheme); err != nil {
 		return err
 	}
+	e.ClientProbe = e.ClientProbe || d.ClientProbe
+	if e.ClientProbeZnode == "" {
+		e.ClientProbeZnode = d.ClientProbeZnode
+	}
+	if e.ClientProbeZnode == "" {
+		e.ClientProbeZnode = DefaultClientProbeZnode
+	}
+	if e.ClientProbeInterval == 0 {
+		e.ClientProbeInterval = Duration(d.ClientProbeInterval)
+	}
+	if e.ClientProbeInterval == 0 {
+		e.ClientProbeInterval = Duration(DefaultClientProbeInterval)
+	}
+	ownCanary := e.CanaryZnode != ""
+	if e.CanaryZnode == "" && e.ClientProbe {
+		e.CanaryZnode = d.CanaryZnode // the flag's canary goes with probed ensembles only
+	}
+	if e.DigestFile == "" {
+		e.DigestFile = d.DigestFile
+	}
+	if e.Vantage == "" {
+		e.Vantage = d.Vantage
+	}
+	if err := checkZnode("client_probe_znode", e.ClientProbeZnode); err != nil {
+		return err
+	}
+	if e.CanaryZnode != "" {
+		if err := checkZnode("canary_znode", e.CanaryZnode); err != nil {
+			return err
+		}
+		if e.CanaryZnode == "/" || e.CanaryZnode == "/zookeeper" || strings.HasPrefix(e.CanaryZnode, "/zookeeper/") {
+			return fmt.Errorf("canary_znode %q: the root and /zookeeper belong to ZooKeeper", e.CanaryZnode)
+		}
+		if ownCanary && !e.ClientProbe {
+			return fmt.Errorf("canary_znode %q: needs client_probe", e.CanaryZnode)
+		}
+	}
+	e.digest = nil
+	if e.DigestFile != "" {
+		digest, err := readDigest(e.DigestFile)
+		if err != nil {
+			return err
+		}
+		e.digest = digest
+	}
 	settings := e.TLS
 	if settings == nil {
 		settings = d.TLS
@@ -224,6 +316,13 @@ type Defaults struct {
 	TLS         *TLS
 	AdminPort   int
 	AdminScheme string
+	// The client probe and the vantage (see Ensemble).
+	ClientProbe         bool
+	ClientProbeZnode    string
+	ClientProbeInterval time.Duration
+	CanaryZnode         string
+	DigestFile          string
+	Vantage             string
 }
 
 // UnmarshalYAML parses a Go duration string.

@@ -186,3 +186,52 @@ func TestLoadOnlyRegularBoundedFiles(t *testing.T) {
 		}
 	}
 }
+
+// TestClientProbeSettings: the probe's settings, their defaults from the
+// flags, and the digest credentials read from their file (never shown in
+// an error).
+func TestClientProbeSettings(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "digest")
+	os.WriteFile(good, []byte("exporter:s3cret\n"), 0o600)
+	bad := filepath.Join(dir, "bad")
+	os.WriteFile(bad, []byte("hunter2\n"), 0o600)
+	d := Defaults{Timeout: 2 * time.Second, Vantage: "dc1", CanaryZnode: "/flag-canary"}
+	for _, tc := range []struct {
+		name, in string
+		check    func(Ensemble) bool
+		err      string
+	}{
+		{"off by default", "servers: [zk1]", func(e Ensemble) bool {
+			return !e.ClientProbe && e.CanaryZnode == "" && e.Vantage == "dc1" && e.ClientProbeZnode == DefaultClientProbeZnode
+		}, ""},
+		{"on, flag canary and defaults", "servers: [zk1]\n    client_probe: true", func(e Ensemble) bool {
+			return e.ClientProbe && e.CanaryZnode == "/flag-canary" && time.Duration(e.ClientProbeInterval) == DefaultClientProbeInterval && e.Digest() == nil
+		}, ""},
+		{"own settings", "servers: [zk1]\n    client_probe: true\n    client_probe_znode: /app\n    client_probe_interval: 30s\n    canary_znode: /app/canary\n    vantage: dc2\n    digest_credentials_file: " + good, func(e Ensemble) bool {
+			return e.ClientProbeZnode == "/app" && e.CanaryZnode == "/app/canary" && e.Vantage == "dc2" &&
+				time.Duration(e.ClientProbeInterval) == 30*time.Second && string(e.Digest()) == "exporter:s3cret"
+		}, ""},
+		{"relative znode", "servers: [zk1]\n    client_probe: true\n    client_probe_znode: app", nil, "client_probe_znode \"app\""},
+		{"canary in /zookeeper", "servers: [zk1]\n    client_probe: true\n    canary_znode: /zookeeper/quota", nil, "belong to ZooKeeper"},
+		{"canary without probe", "servers: [zk1]\n    canary_znode: /c", nil, "needs client_probe"},
+		{"malformed digest file", "servers: [zk1]\n    client_probe: true\n    digest_credentials_file: " + bad, nil, "want one line user:password"},
+		{"missing digest file", "servers: [zk1]\n    client_probe: true\n    digest_credentials_file: " + filepath.Join(dir, "none"), nil, "digest_credentials_file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := Decode(strings.NewReader("ensembles:\n  - name: a\n    "+tc.in+"\n"), d)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) || strings.Contains(err.Error(), "hunter2") {
+					t.Fatalf("err = %v, want %q (and no secret)", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tc.check(cfg.Ensembles[0]) {
+				t.Errorf("%+v", cfg.Ensembles[0])
+			}
+		})
+	}
+}

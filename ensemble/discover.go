@@ -41,6 +41,12 @@ type targetState struct {
 	// serving they stop telling it, and the exporter's own list is a worse
 	// truth than what the ensemble said a moment ago.
 	last *Membership
+	// probes are the last client probe of each member, canary the last
+	// canary write, probeConns the connections they opened in all: the
+	// rate limit and its cost.
+	probes     map[string]ProbeResult
+	canary     *ProbeResult
+	probeConns uint64
 }
 
 // remember keeps a membership the ensemble told.

@@ -2,6 +2,7 @@ package ensemble
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"fmt"
 	"net"
@@ -36,6 +37,11 @@ type Target struct {
 	// config.DefaultDiscoverMax).
 	Discover    bool
 	DiscoverMax int
+	// Probe, when set, opens a client session per member (and writes the
+	// canary) beside the four-letter words; see ClientProbe.
+	Probe *ClientProbe
+	// Vantage names where this exporter watches the ensemble from.
+	Vantage string
 }
 
 // TargetOf is the poll of a configured ensemble, under its own member
@@ -46,6 +52,10 @@ func TargetOf(e config.Ensemble) Target {
 	if e.TLS != nil {
 		t.TLSKey = fmt.Sprintf("%+v", *e.TLS)
 	}
+	if e.ClientProbe {
+		t.Probe = &ClientProbe{Znode: e.ClientProbeZnode, CanaryZnode: e.CanaryZnode, Interval: time.Duration(e.ClientProbeInterval), Digest: e.Digest()}
+	}
+	t.Vantage = e.Vantage
 	return t
 }
 
@@ -64,7 +74,12 @@ func (t Target) stateKey() string {
 // configuration reload makes a new poll: a crowd of requests with
 // different timeouts costs the members one round of words, not one each.
 func (t Target) pollKey() string {
-	return fmt.Sprintf("%s\x00%s\x00%d\x00%d%s", t.stateKey(), t.TLSKey, t.Timeout, t.AdminPort, t.AdminScheme)
+	k := fmt.Sprintf("%s\x00%s\x00%d\x00%d%s\x00%s", t.stateKey(), t.TLSKey, t.Timeout, t.AdminPort, t.AdminScheme, t.Vantage)
+	if p := t.Probe; p != nil {
+		// The credentials by their hash only: keys may be logged one day.
+		k += fmt.Sprintf("\x00probe\x00%s\x00%s\x00%d\x00%x", p.Znode, p.CanaryZnode, p.Interval, sha256.Sum256(p.Digest))
+	}
+	return k
 }
 
 // Result is one poll of every member of a target, and what it implies.
@@ -76,6 +91,11 @@ type Result struct {
 	// Unaddressable counts, with discovery, the servers of the membership
 	// whose client address cannot be told (-1: no discovery).
 	Unaddressable int
+	// Canary is the last canary write (nil: none configured, or none yet);
+	// ProbeConnections counts the connections the client probes and the
+	// canary of this ensemble opened since the exporter started.
+	Canary           *ProbeResult
+	ProbeConnections uint64
 }
 
 // NewResult derives the view of one poll; fallback is the membership to use
@@ -198,7 +218,25 @@ func (p *Poller) Poll(ctx context.Context, t Target) Result {
 		snaps[i] = s
 	}
 	f.mu.Unlock()
-	return NewResult(t, snaps, last, time.Since(start))
+	r := NewResult(t, snaps, last, time.Since(start))
+	if t.Probe != nil {
+		// This round's probes are not in yet: the last ones stand (their
+		// age says so), rather than series that come and go.
+		st.mu.Lock()
+		for i := range r.Members {
+			if res, ok := st.probes[r.Members[i].Member.Address]; ok {
+				res.Connections = 0
+				r.Members[i].Probe = &res
+			}
+		}
+		if st.canary != nil {
+			c := *st.canary
+			r.Canary = &c
+		}
+		r.ProbeConnections = st.probeConns
+		st.mu.Unlock()
+	}
+	return r
 }
 
 func (p *Poller) poll(ctx context.Context, t Target, start time.Time, heard func(MemberSnapshot)) Result {
@@ -207,12 +245,29 @@ func (p *Poller) poll(ctx context.Context, t Target, start time.Time, heard func
 		mp.Admin = &adminserver.Client{HTTP: p.adminHTTP(t.TLS), Scheme: t.AdminScheme, Port: t.AdminPort}
 	}
 	state := p.state(t)
-	if t.Discover {
-		return p.discoverPoll(ctx, &mp, t, start, state)
+	var probes <-chan probeRound
+	if t.Probe != nil {
+		// Beside the words, under the same deadline: the scrape still
+		// takes at most one member deadline.
+		probes = p.startProbes(ctx, t, start, state)
 	}
-	snaps := mp.PollEnsemble(ctx, t.Members, t.Timeout)
-	r := NewResult(t, snaps, p.fallback(ctx, t, start, state, snaps), time.Since(start))
-	state.remember(r.View.Membership)
+	var r Result
+	if t.Discover {
+		r = p.discoverPoll(ctx, &mp, t, start, state)
+	} else {
+		snaps := mp.PollEnsemble(ctx, t.Members, t.Timeout)
+		r = NewResult(t, snaps, p.fallback(ctx, t, start, state, snaps), time.Since(start))
+		state.remember(r.View.Membership)
+	}
+	if probes != nil {
+		round := <-probes
+		for i := range r.Members {
+			if res, ok := round.members[r.Members[i].Member.Address]; ok {
+				r.Members[i].Probe = &res
+			}
+		}
+		r.Canary, r.ProbeConnections = round.canary, round.connections
+	}
 	return r
 }
 

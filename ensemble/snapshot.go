@@ -45,6 +45,8 @@ type MemberSnapshot struct {
 	Duration  time.Duration
 	// Err is the reason nothing usable came back, nil when something did.
 	Err error
+	// Probe is the member's last client probe (nil: no probe configured).
+	Probe *ProbeResult
 }
 
 // votes says whether the member serves as a voter: a leader, a follower,

@@ -37,10 +37,19 @@ local humanize(d) =
           // The exporter emits ensemble_quorum 0 even when every member is
           // unreachable, so this fires then too (a rule over vanished
           // per-member series would not). max: any replica that sees a
-          // quorum is proof that one exists.
+          // quorum is proof that one exists, within one vantage point:
+          // exporters in another data centre that see quorum do not hide
+          // that this side lost it (a partition; see ZooKeeperPartitioned).
+          // The vantage comes from zookeeper_ensemble_vantage_info; an
+          // exporter without it counts as vantage "".
           rule(
             'ZooKeeperQuorumLost',
-            'max by (ensemble) (zookeeper_ensemble_quorum{%(sel)s}) == 0',
+            |||
+              max by (ensemble, vantage) (
+                zookeeper_ensemble_quorum{%(sel)s} * on (instance, job, ensemble) group_left (vantage) zookeeper_ensemble_vantage_info{%(sel)s}
+                  or on (instance, job, ensemble) zookeeper_ensemble_quorum{%(sel)s}
+              ) == 0
+            |||,
             f.quorumLost,
             'critical',
             'ZooKeeper ensemble {{ $labels.ensemble }} has lost quorum',
@@ -195,6 +204,74 @@ local humanize(d) =
             'warning',
             'ZooKeeper member {{ $labels.server }} of {{ $labels.ensemble }} refuses {{ $labels.command }}',
             "Member {{ $labels.server }} of ensemble {{ $labels.ensemble }} does not whitelist '{{ $labels.command }}': the exporter falls back to srvr and cannot see synced followers or the membership.",
+          ),
+        ],
+      },
+      // The client probe and the vantage points. They need
+      // --zookeeper.client-probe (and a canary znode for
+      // ZooKeeperWritesStalled); ZooKeeperPartitioned needs exporters with
+      // distinct --exporter.vantage values watching the same ensemble.
+      {
+        name: 'zookeeper-clients',
+        rules: [
+          // A member the four-letter words call serving that no client can
+          // open a session on (the "imok but ConnectionLoss" of the field
+          // reports), or client sessions failing on a majority of the
+          // probed members.
+          rule(
+            'ZooKeeperClientsCannotConnect',
+            |||
+              count by (ensemble) (
+                zookeeper_client_probe_success{%(sel)s} == 0
+                  and on (instance, job, ensemble, server) zookeeper_serving{%(sel)s} == 1
+              ) > 0
+              or
+              count by (ensemble) (zookeeper_client_probe_success{%(sel)s} == 0)
+                > on (ensemble) count by (ensemble) (zookeeper_client_probe_success{%(sel)s}) / 2
+            |||,
+            f.clientsCannotConnect,
+            'critical',
+            'Clients cannot connect to ZooKeeper ensemble {{ $labels.ensemble }}',
+            "The exporter's client probe cannot open a session and read on {{ $value }} member(s) of ensemble {{ $labels.ensemble }}, members its four-letter words call serving, or a majority of them. See zookeeper_client_probe_failure_reason for why.",
+          ),
+          // The canary write fails while the same exporter reports quorum:
+          // the ensemble looks whole but writes do not commit.
+          rule(
+            'ZooKeeperWritesStalled',
+            |||
+              count by (ensemble) (
+                zookeeper_canary_write_success{%(sel)s} == 0
+                  and on (instance, job, ensemble) zookeeper_ensemble_quorum{%(sel)s} == 1
+              ) > 0
+            |||,
+            f.writesStalled,
+            'critical',
+            'Writes to ZooKeeper ensemble {{ $labels.ensemble }} do not commit',
+            "The canary write to ensemble {{ $labels.ensemble }} fails while the exporter reports quorum: clients' writes stall. See zookeeper_canary_write_failure_reason.",
+          ),
+          // Two vantage points (exporters with different --exporter.vantage)
+          // disagree on quorum, or on whether a member serves. A lost
+          // ensemble is seen alike from everywhere and does not fire this.
+          // for: longer than a scrape interval, so one scrape caught in the
+          // middle of an election does not.
+          rule(
+            'ZooKeeperPartitioned',
+            |||
+              (
+                max by (ensemble) (max by (ensemble, vantage) (zookeeper_ensemble_quorum{%(sel)s} * on (instance, job, ensemble) group_left (vantage) zookeeper_ensemble_vantage_info{%(sel)s}))
+                  != min by (ensemble) (max by (ensemble, vantage) (zookeeper_ensemble_quorum{%(sel)s} * on (instance, job, ensemble) group_left (vantage) zookeeper_ensemble_vantage_info{%(sel)s}))
+                or
+                count by (ensemble) (
+                  max by (ensemble, server) (max by (ensemble, server, vantage) (zookeeper_serving{%(sel)s} * on (instance, job, ensemble) group_left (vantage) zookeeper_ensemble_vantage_info{%(sel)s}))
+                    != min by (ensemble, server) (max by (ensemble, server, vantage) (zookeeper_serving{%(sel)s} * on (instance, job, ensemble) group_left (vantage) zookeeper_ensemble_vantage_info{%(sel)s}))
+                )
+              )
+              and on (ensemble) count by (ensemble) (count by (ensemble, vantage) (zookeeper_ensemble_vantage_info{%(sel)s})) > 1
+            |||,
+            f.partitioned,
+            'critical',
+            'ZooKeeper ensemble {{ $labels.ensemble }} looks different from different data centres',
+            'Exporters at different vantage points disagree on the quorum of ensemble {{ $labels.ensemble }} or on which of its members serve: a network partition. Clients on the side without quorum fail. Compare zookeeper_ensemble_quorum by vantage (zookeeper_ensemble_vantage_info).',
           ),
         ],
       },

@@ -2,8 +2,9 @@
 # Installs, when missing, what make test and make demo need beside Go:
 # Debian's ZooKeeper and a Java runtime (the real ensembles), promtool and
 # Prometheus, amtool and Alertmanager (rules and the end-to-end test),
-# systemd-analyze (the unit file check). Needs root (or sudo) only when
-# something is missing. Usage: scripts/deps.sh [test|demo]
+# systemd-analyze (the unit file check), nft (nftables: the partition test).
+# Needs root (or sudo) only when something is missing.
+# Usage: scripts/deps.sh [test|demo]
 set -euo pipefail
 want=${1:-test}
 need=()
@@ -13,6 +14,8 @@ if [ "$want" = test ]; then
   { command -v promtool >/dev/null && command -v prometheus >/dev/null; } || need+=(prometheus)
   { command -v amtool >/dev/null && command -v prometheus-alertmanager >/dev/null; } || need+=(prometheus-alertmanager)
   command -v systemd-analyze >/dev/null || need+=(systemd)
+  # nft: the partition test cuts the link between two "data centres".
+  command -v nft >/dev/null || need+=(nftables)
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 echo "deps: installing ${need[*]} (Debian packages)"

@@ -100,6 +100,14 @@ type Options struct {
 	// Reconfig enables live reconfiguration (reconfigEnabled=true) and
 	// lets any client run it (zookeeper.skipACL: a test ensemble only).
 	Reconfig bool
+	// Hosts, when set, is member N's address (Hosts[N-1], any 127.x.y.z:
+	// Linux routes all of 127.0.0.0/8 to lo), each member with its own
+	// ports: "data centres" of loopback addresses.
+	Hosts []string
+	// UIDs, when set, runs member N's JVM as user id UIDs[N-1] (0: as the
+	// test), so firewall rules can tell the members' traffic apart by the
+	// socket's owner (nft meta skuid). Needs root.
+	UIDs []int
 }
 
 // TLS configures ZooKeeper's secure client port with PEM files.
@@ -121,6 +129,7 @@ type Ensemble struct {
 type Member struct {
 	ID                                          int
 	Observer                                    bool
+	UID                                         int // 0: runs as the test
 	ClientPort, QuorumPort, ElectionPort, Admin int
 	SecurePort                                  int // 0 without TLS
 	Host                                        string
@@ -138,6 +147,14 @@ func Start(t TB, opts Options) *Ensemble {
 	t.Helper()
 	Require(t)
 	e := &Ensemble{t: t, Dir: t.TempDir(), opts: opts}
+	if len(opts.UIDs) > 0 {
+		// Members running as other users must reach their directories.
+		for _, d := range []string{e.Dir, filepath.Dir(e.Dir)} {
+			if err := os.Chmod(d, 0o755); err != nil {
+				t.Fatalf("%v", err)
+			}
+		}
+	}
 	n := opts.Voters + opts.Observers
 	ports := FreePorts(t, 5*n) // all at once: no port handed out twice
 	for i := 0; i < n; i++ {
@@ -169,6 +186,12 @@ func (e *Ensemble) addMember(observer bool, ports []int) *Member {
 	id := len(e.Members) + 1
 	m := &Member{ID: id, Observer: observer, ClientPort: ports[0], QuorumPort: ports[1], ElectionPort: ports[2], Admin: ports[3],
 		Dir: filepath.Join(e.Dir, strconv.Itoa(id)), e: e, Host: "127.0.0.1"}
+	if i := id - 1; i < len(e.opts.Hosts) {
+		m.Host = e.opts.Hosts[i]
+	}
+	if i := id - 1; i < len(e.opts.UIDs) {
+		m.UID = e.opts.UIDs[i]
+	}
 	if e.opts.DistinctHosts {
 		m.Host = "127.0.0." + strconv.Itoa(id)
 		if len(e.Members) > 0 {
@@ -312,6 +335,13 @@ func (m *Member) Start() error {
 	if m.e.opts.Reconfig {
 		args = append(args, "-Dzookeeper.skipACL=yes")
 	}
+	if m.UID != 0 {
+		// No /tmp/hsperfdata_<user> for a user that has no name.
+		args = append(args, "-XX:-UsePerfData")
+		if err := chownTree(m.Dir, m.UID); err != nil {
+			return err
+		}
+	}
 	if t := m.e.opts.TLS; t != nil {
 		args = append(args, "-Dzookeeper.serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory",
 			"-Dzookeeper.ssl.keyStore.location="+t.KeyStore, "-Dzookeeper.ssl.keyStore.type=PEM",
@@ -327,6 +357,9 @@ func (m *Member) Start() error {
 	cmd.Stdout, cmd.Stderr = out, out
 	// The JVM dies with the test binary, even when the binary is killed.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if m.UID != 0 {
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(m.UID), Gid: uint32(m.UID)}
+	}
 	if err := cmd.Start(); err != nil {
 		out.Close()
 		return err
@@ -557,6 +590,16 @@ func FreePorts(t TB, n int) []int {
 		ports = append(ports, port)
 	}
 	return ports
+}
+
+// chownTree gives dir and everything in it to uid.
+func chownTree(dir string, uid int) error {
+	return filepath.WalkDir(dir, func(path string, _ os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(path, uid, uid)
+	})
 }
 
 func tail(s string, n int) string {
