@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -200,6 +201,10 @@ func TestChartDefaults(t *testing.T) {
 	if c.Image != "zookeeper_exporter:0.1.0" || c.LivenessProbe.HTTPGet.Scheme != "" {
 		t.Errorf("image %q, liveness scheme %q", c.Image, c.LivenessProbe.HTTPGet.Scheme)
 	}
+	// One vantage for every replica (the host name would be the pod's).
+	if !slices.Contains(c.Args, "--exporter.vantage=zk-zookeeper-exporter") {
+		t.Errorf("args %q: want the release's full name as the vantage", c.Args)
+	}
 	configCheck(t, exporterConfig(t, objs))
 }
 
@@ -247,7 +252,7 @@ func TestChartAllValues(t *testing.T) {
 				t.Errorf("liveness probe values not carried: %+v", c.LivenessProbe)
 			}
 			args := strings.Join(c.Args, " ")
-			for _, a := range []string{"--web.config.file=/etc/zookeeper_exporter/web/web-config.yml", "--log.level=debug", "--log.format=json", "--zookeeper.max-concurrency=64", "--web.enable-lifecycle"} {
+			for _, a := range []string{"--web.config.file=/etc/zookeeper_exporter/web/web-config.yml", "--log.level=debug", "--log.format=json", "--zookeeper.max-concurrency=64", "--web.enable-lifecycle", "--exporter.vantage=eu-west-1"} {
 				if !strings.Contains(args, a) {
 					t.Errorf("args %q lack %s", args, a)
 				}
@@ -256,12 +261,13 @@ func TestChartAllValues(t *testing.T) {
 			for _, m := range c.VolumeMounts {
 				mounts[m.MountPath] = m.Name
 			}
-			for _, p := range []string{"/etc/zookeeper_exporter/config", "/etc/zookeeper_exporter/web", "/etc/zookeeper_exporter/web-tls", "/etc/zookeeper_exporter/tls/zk-client-tls", "/etc/zookeeper_exporter/tls/zk-solr-ca"} {
+			for _, p := range []string{"/etc/zookeeper_exporter/config", "/etc/zookeeper_exporter/web", "/etc/zookeeper_exporter/web-tls", "/etc/zookeeper_exporter/tls/zk-client-tls", "/etc/zookeeper_exporter/tls/zk-solr-ca",
+				"/etc/zookeeper_exporter/secrets/zk-exporter-digest"} {
 				if mounts[p] == "" {
 					t.Errorf("nothing mounted at %s (%v)", p, mounts)
 				}
 			}
-			if len(spec.Volumes) != 5 || *v.Spec.Replicas != 2 || spec.ServiceAccountName != "zk-exporter" || spec.PriorityClassName != "monitoring" ||
+			if len(spec.Volumes) != 6 || *v.Spec.Replicas != 2 || spec.ServiceAccountName != "zk-exporter" || spec.PriorityClassName != "monitoring" ||
 				len(spec.Tolerations) != 1 || spec.Affinity == nil || spec.NodeSelector["kubernetes.io/os"] != "linux" || len(spec.ImagePullSecrets) != 1 {
 				t.Errorf("pod spec does not carry the values: %+v", spec)
 			}
@@ -318,11 +324,20 @@ func TestChartAllValues(t *testing.T) {
 	writeTestPKI(t, filepath.Join(dir, "zk-solr-ca"), "ca.pem", "", "")
 	cfg := exporterConfig(t, objs)
 	for _, want := range []string{"discover: true", "discover_max_members: 50", "admin_port: 8080", `admin_scheme: "https"`, `timeout: "3s"`,
-		`ca_file: "/etc/zookeeper_exporter/tls/zk-solr-ca/ca.pem"`, `server_name: "zookeeper.kafka.svc"`} {
+		`ca_file: "/etc/zookeeper_exporter/tls/zk-solr-ca/ca.pem"`, `server_name: "zookeeper.kafka.svc"`,
+		"client_probe: true", `client_probe_znode: "/kafka/brokers"`, `client_probe_interval: "30s"`, `canary_znode: "/zookeeper-exporter-canary"`,
+		`digest_credentials_file: "/etc/zookeeper_exporter/secrets/zk-exporter-digest/digest"`, `vantage: "eu-west-1a"`} {
 		if !strings.Contains(cfg, want) {
 			t.Errorf("config.yml lacks %s:\n%s", want, cfg)
 		}
 	}
+	if err := os.MkdirAll(filepath.Join(dir, "secrets", "zk-exporter-digest"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "secrets", "zk-exporter-digest", "digest"), []byte("exporter:secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg = strings.ReplaceAll(cfg, "/etc/zookeeper_exporter/secrets/", dir+"/secrets/")
 	configCheck(t, strings.ReplaceAll(cfg, "/etc/zookeeper_exporter/tls/", dir+"/"))
 }
 
@@ -340,6 +355,8 @@ func TestChartSchemaRejects(t *testing.T) {
 		{"wrong type", "replicaCount: two\n", "replicaCount"},
 		{"no ensemble", "config:\n  ensembles: []\n", "ensembles"},
 		{"bad duration", "serviceMonitor:\n  interval: 30 seconds\n", "interval"},
+		{"misspelt client probe key", "config:\n  ensembles:\n    - name: a\n      servers: [\"zk:2181\"]\n      clientprobe: true\n", "clientprobe"},
+		{"digest credentials without a Secret", "config:\n  ensembles:\n    - name: a\n      servers: [\"zk:2181\"]\n      digestCredentials: {key: x}\n", "secretName"},
 		{"misspelt web config key", "webConfig:\n  config:\n    tls_config: {}\n", "tls_config"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -56,6 +56,16 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 /etc/zookeeper_exporter/tls/{{ . }}
 {{- end }}
 
+{{/* Where a digest credentials Secret is mounted. */}}
+{{- define "zookeeper-exporter.secretDir" -}}
+/etc/zookeeper_exporter/secrets/{{ . }}
+{{- end }}
+
+{{/* A volume name for a digest credentials Secret. */}}
+{{- define "zookeeper-exporter.secretVolume" -}}
+zk-secret-{{ sha256sum . | trunc 10 }}
+{{- end }}
+
 {{/* A volume name for a TLS Secret: a DNS label whatever the Secret's name. */}}
 {{- define "zookeeper-exporter.tlsVolume" -}}
 zk-tls-{{ sha256sum . | trunc 10 }}
@@ -90,6 +100,24 @@ ensembles:
     {{- end }}
     {{- with .adminScheme }}
     admin_scheme: {{ . | quote }}
+    {{- end }}
+    {{- if hasKey . "clientProbe" }}
+    client_probe: {{ .clientProbe }}
+    {{- end }}
+    {{- with .clientProbeZnode }}
+    client_probe_znode: {{ . | quote }}
+    {{- end }}
+    {{- with .clientProbeInterval }}
+    client_probe_interval: {{ . | quote }}
+    {{- end }}
+    {{- with .canaryZnode }}
+    canary_znode: {{ . | quote }}
+    {{- end }}
+    {{- with .digestCredentials }}
+    digest_credentials_file: {{ printf "%s/%s" (include "zookeeper-exporter.secretDir" .secretName) (.key | default "credentials") | quote }}
+    {{- end }}
+    {{- with .vantage }}
+    vantage: {{ . | quote }}
     {{- end }}
     {{- with .tls }}
     tls:
