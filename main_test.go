@@ -41,6 +41,18 @@ func TestMain(m *testing.M) {
 				time.AfterFunc(time.Duration(n)*time.Second, func() { pprof.StopCPUProfile(); f.Close() })
 			}
 		}
+		// ZOOKEEPER_EXPORTER_MEMPROFILE=path:seconds writes the exporter's
+		// heap profile (allocations since start, and what is in use) then.
+		if spec := os.Getenv("ZOOKEEPER_EXPORTER_MEMPROFILE"); spec != "" {
+			path, secs, _ := strings.Cut(spec, ":")
+			n, _ := strconv.Atoi(secs)
+			time.AfterFunc(time.Duration(n)*time.Second, func() {
+				if f, err := os.Create(path); err == nil {
+					pprof.Lookup("allocs").WriteTo(f, 0)
+					f.Close()
+				}
+			})
+		}
 		os.Exit(run(os.Args[1:]))
 	}
 	os.Exit(m.Run())

@@ -56,9 +56,20 @@ func (c Ensembles) Collect(ch chan<- prometheus.Metric) {
 // what the servers send, which differs by version and role.
 type Passthrough struct {
 	Results []ensemble.Result
+	// Choices[i], when there, is what Results[i] exposes (the zero Choice:
+	// every key).
+	Choices []Choice
 	Names   *Names
 	Limits  Limits
 	Logger  log.Logger
+}
+
+// Choice is what a scrape exposes of one ensemble beyond the ensemble
+// metrics and the curated per-member set, which always come: every
+// passthrough key (the zero Choice), the keys Keys keeps, or none.
+type Choice struct {
+	NoPassthrough bool
+	Keys          KeyFilter // nil: every key
 }
 
 // Describe sends nothing: see Passthrough.
@@ -74,13 +85,21 @@ func (c Passthrough) Collect(ch chan<- prometheus.Metric) {
 	type job struct {
 		ensemble string
 		member   ensemble.MemberSnapshot
+		keys     KeyFilter
 	}
 	var jobs []job
 	samples, most := 0, 0
-	for _, r := range c.Results {
+	for i, r := range c.Results {
+		var choice Choice
+		if i < len(c.Choices) {
+			choice = c.Choices[i]
+		}
+		if choice.NoPassthrough {
+			continue
+		}
 		for _, s := range r.Members {
 			if s.Up && s.Mntr != nil {
-				jobs = append(jobs, job{r.Target.Name, s})
+				jobs = append(jobs, job{r.Target.Name, s, choice.Keys})
 				samples += len(s.Mntr.Samples)
 				most = max(most, len(s.Mntr.Samples))
 			}
@@ -94,7 +113,7 @@ func (c Passthrough) Collect(ch chan<- prometheus.Metric) {
 		go func() {
 			defer wg.Done()
 			for i := int(next.Add(1) - 1); i < len(jobs); i = int(next.Add(1) - 1) {
-				mapped[i] = c.Names.mapMntr(jobs[i].member.Mntr, lim)
+				mapped[i] = c.Names.mapMntrKeys(jobs[i].member.Mntr, lim, jobs[i].keys)
 			}
 		}()
 	}
@@ -106,6 +125,7 @@ func (c Passthrough) Collect(ch chan<- prometheus.Metric) {
 	d := dropLog{c.Names, c.Logger}
 	for i, j := range jobs {
 		drops := emitMapped(e, j.ensemble, j.member.Member.Address, mapped[i], lim)
+		mapped[i] = nil // sent: the GC may take it while the others are sent
 		d.report(e, j.ensemble, j.member.Member.Address, passthroughDrops, drops)
 	}
 	logDropped(c.Logger, e)
@@ -338,7 +358,7 @@ func emitMapped(e *emitter, ensembleName, server string, mapped []mntrMetric, li
 			continue
 		}
 		labelNames, labelValues := memberLabels, memberValues
-		if len(m.labelNames) > 0 {
+		if len(m.labelNames()) > 0 {
 			if perFamily == nil {
 				perFamily = map[string]int{}
 			}
@@ -347,8 +367,8 @@ func emitMapped(e *emitter, ensembleName, server string, mapped []mntrMetric, li
 				continue
 			}
 			perFamily[m.name]++
-			labelNames = append(memberLabels[:2:2], m.labelNames...)
-			labelValues = append([]string{ensembleName, server}, m.labelValues...)
+			labelNames = append(memberLabels[:2:2], m.labels.names...)
+			labelValues = append([]string{ensembleName, server}, m.labels.values...)
 		}
 		ok := false
 		switch m.kind {
@@ -357,7 +377,7 @@ func emitMapped(e *emitter, ensembleName, server string, mapped []mntrMetric, li
 		case kindCounter:
 			ok = e.counter(m.name, m.help, m.value, labelNames, labelValues...)
 		case kindSummary:
-			ok = e.summary(m.name, m.help, m.count, m.sum, m.quantiles, labelNames, labelValues...)
+			ok = e.summary(m.name, m.help, m.summary.count, m.summary.sum, m.summary.quantiles, labelNames, labelValues...)
 		}
 		if !ok {
 			drop(dropConflict)
@@ -383,7 +403,14 @@ func anyTrue(bs []bool) bool {
 // Registry returns a registry holding both collectors for the results of
 // one scrape: what an HTTP handler gathers.
 func Registry(results []ensemble.Result, names *Names, limits Limits, logger log.Logger) *prometheus.Registry {
+	return RegistryChoosing(results, nil, names, limits, logger)
+}
+
+// RegistryChoosing is Registry with a Choice for each result (choices[i]
+// for results[i]; missing ones: the whole passthrough).
+func RegistryChoosing(results []ensemble.Result, choices []Choice, names *Names, limits Limits, logger log.Logger) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(Ensembles{Results: results, Limits: limits, Names: names, Logger: logger}, Passthrough{Results: results, Names: names, Limits: limits, Logger: logger})
+	reg.MustRegister(Ensembles{Results: results, Limits: limits, Names: names, Logger: logger},
+		Passthrough{Results: results, Choices: choices, Names: names, Limits: limits, Logger: logger})
 	return reg
 }

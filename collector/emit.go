@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 const namespace = "zookeeper"
@@ -28,6 +29,7 @@ type emitter struct {
 	taken    map[string]bool // names used by summaries' _sum and _count
 	series   map[[2]uint64]struct{}
 	dropped  int
+	slabs    slabs
 }
 
 // newEmitter sizes its maps for about families names and series series,
@@ -113,58 +115,73 @@ func (e *emitter) fixed(f *fixed, v float64, labelValues ...string) {
 	if !e.admit(f.name, f.help, f.kind, f.labels, labelValues) {
 		return
 	}
-	t := prometheus.GaugeValue
-	if f.kind == kindCounter {
-		t = prometheus.CounterValue
-	}
-	m, err := prometheus.NewConstMetric(f.desc, t, v, labelValues...)
-	if err != nil {
-		// Invalid UTF-8 in a label value from the server, for instance.
+	e.send(f.desc, f.kind, v, f.labels, labelValues)
+}
+
+// send builds one gauge or counter series and sends it; false when its
+// label values cannot make one (invalid UTF-8 from the server, for
+// instance), as prometheus.NewConstMetric would refuse.
+func (e *emitter) send(desc *prometheus.Desc, kind valueKind, v float64, labelNames, labelValues []string) bool {
+	pairs, ok := e.slabs.labelPairs(labelNames, labelValues)
+	if !ok {
 		e.dropped++
-		return
+		return false
 	}
-	e.ch <- m
+	s := e.slabs.newSeries()
+	s.desc, s.labels, s.value = desc, pairs, v
+	if kind == kindCounter {
+		s.counter = e.slabs.newCounter()
+		s.counter.Value = &s.value
+	} else {
+		s.gauge = e.slabs.newGauge()
+		s.gauge.Value = &s.value
+	}
+	e.ch <- s
+	return true
 }
 
 func (e *emitter) gauge(name, help string, v float64, labelNames []string, labelValues ...string) bool {
-	return e.value(prometheus.GaugeValue, name, help, v, labelNames, labelValues)
+	return e.value(kindGauge, name, help, v, labelNames, labelValues)
 }
 
 func (e *emitter) counter(name, help string, v float64, labelNames []string, labelValues ...string) bool {
-	return e.value(prometheus.CounterValue, name, help, v, labelNames, labelValues)
+	return e.value(kindCounter, name, help, v, labelNames, labelValues)
 }
 
 // value sends a gauge or counter; false when it was dropped.
-func (e *emitter) value(t prometheus.ValueType, name, help string, v float64, labelNames, labelValues []string) bool {
-	kind := kindGauge
-	if t == prometheus.CounterValue {
-		kind = kindCounter
-	}
+func (e *emitter) value(kind valueKind, name, help string, v float64, labelNames, labelValues []string) bool {
 	full := namespace + "_" + name
 	if !e.admit(full, help, kind, labelNames, labelValues) {
 		return false
 	}
-	m, err := prometheus.NewConstMetric(e.names.desc(full, help, labelNames), t, v, labelValues...)
-	if err != nil {
-		// Invalid UTF-8 in a label value from the server, for instance.
-		e.dropped++
-		return false
-	}
-	e.ch <- m
-	return true
+	return e.send(e.names.desc(full, help, labelNames), kind, v, labelNames, labelValues)
 }
 
-func (e *emitter) summary(name, help string, count uint64, sum float64, quantiles map[float64]float64, labelNames []string, labelValues ...string) bool {
+// summary sends a summary; quantiles are sorted by quantile.
+func (e *emitter) summary(name, help string, count uint64, sum float64, quantiles []quantile, labelNames []string, labelValues ...string) bool {
 	full := namespace + "_" + name
 	if !e.admit(full, help, kindSummary, labelNames, labelValues) {
 		return false
 	}
-	m, err := prometheus.NewConstSummary(e.names.desc(full, help, labelNames), count, sum, quantiles, labelValues...)
-	if err != nil {
+	pairs, ok := e.slabs.labelPairs(labelNames, labelValues)
+	if !ok {
 		e.dropped++
 		return false
 	}
-	e.ch <- m
+	// One allocation for the summary's numbers, one for its quantiles.
+	nums := e.slabs.newFloats(1 + 2*len(quantiles))
+	nums[0] = sum
+	qs := make([]dto.Quantile, len(quantiles))
+	ptrs := make([]*dto.Quantile, len(quantiles))
+	for i, q := range quantiles {
+		nums[1+2*i], nums[2+2*i] = q.q, q.v
+		qs[i].Quantile, qs[i].Value = &nums[1+2*i], &nums[2+2*i]
+		ptrs[i] = &qs[i]
+	}
+	s := e.slabs.newSeries()
+	s.desc, s.labels = e.names.desc(full, help, labelNames), pairs
+	s.summary = &dto.Summary{SampleCount: &count, SampleSum: &nums[0], Quantile: ptrs}
+	e.ch <- s
 	return true
 }
 

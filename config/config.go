@@ -46,6 +46,9 @@ type Ensemble struct {
 	// (with the tls settings).
 	AdminPort   int    `yaml:"admin_port"`
 	AdminScheme string `yaml:"admin_scheme"`
+	// Passthrough chooses the mntr keys exposed beyond the curated set
+	// (nil: all of them).
+	Passthrough *Passthrough `yaml:"passthrough"`
 
 	// tlsConfig is TLS built once at load time, so a scrape does not read
 	// certificate files.
@@ -357,6 +360,9 @@ func Decode(r io.Reader, d Defaults) (*Config, error) {
 			seen[m.Address] = true
 		}
 		if err := d.apply(e); err != nil {
+			return nil, fmt.Errorf("%s (%s): %w", where, e.Name, err)
+		}
+		if err := e.Passthrough.Compile(); err != nil {
 			return nil, fmt.Errorf("%s (%s): %w", where, e.Name, err)
 		}
 	}
