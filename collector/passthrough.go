@@ -70,13 +70,13 @@ type mntrMetric struct {
 	drop string
 	// known: what ZooKeeper itself sends (knownKeys, knownStems), as it
 	// sends it; it wins a family's shape over what no ZooKeeper sends.
-	known       bool
-	name        string // without zookeeper_
-	help        string
-	kind        valueKind
-	labels      *mntrLabels // nil: none beyond ensemble and server
-	value       float64
-	summary     *summaryValue
+	known   bool
+	name    string // without zookeeper_
+	help    string
+	kind    valueKind
+	labels  *mntrLabels // nil: none beyond ensemble and server
+	value   float64
+	summary *summaryValue
 }
 
 // mntrLabels are a metric's own labels: pointers keep mntrMetric small,
