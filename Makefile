@@ -10,7 +10,7 @@ LDFLAGS   := -s -w -X $(VPKG).Version=$(VERSION) -X $(VPKG).Revision=$(REVISION)
              -X $(VPKG).Branch=$(BRANCH) -X $(VPKG).BuildUser=make -X $(VPKG).BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
 ZK_JAR    := /usr/share/java/zookeeper.jar
 
-.PHONY: all build release test unit vet fmt demo bench fuzz deps-test deps-zookeeper clean
+.PHONY: all build release test unit vet fmt demo bench bench-smoke fuzz deps-test deps-zookeeper clean
 
 all: vet build test
 
@@ -36,6 +36,7 @@ vet:
 # ZK_REQUIRED=1 turns "ZooKeeper not installed" into a failure, not a skip.
 test: deps-test vet
 	ZK_REQUIRED=1 $(GO) test -race -count=1 -timeout 10m ./...
+	$(MAKE) bench-smoke
 	cd deploy/kubernetes/check && $(GO) test -count=1 ./...
 
 # Unit tests only (no JVM needed).
@@ -60,6 +61,16 @@ demo: deps-zookeeper build
 # table; docs/performance.md has the figures of a run and how to read them.
 bench: deps-zookeeper
 	ZK_REQUIRED=1 ./scripts/bench.sh
+
+# The benchmarks as a smoke run (part of make test, a few seconds): each
+# runs once, the scale ones over 20 members and a 2 s probe load, with the
+# same checks (every member up) and no figure kept. The real-ensemble
+# benchmarks are left to make bench (the integration tests start real
+# ensembles already).
+BENCH_SMOKE := ScrapeHandler4Members|ScrapeTwoHung|Scrape1000Members|Probe1000Members
+bench-smoke:
+	$(GO) test -race -count=1 -run '^$$' -bench . -benchtime 1x ./fourletter/ ./collector/ >/dev/null
+	ZK_BENCH_SMOKE=1 $(GO) test -race -count=1 -run '^$$' -bench '$(BENCH_SMOKE)' -benchtime 1x .
 
 # Fuzz every parser and the exposition, FUZZTIME each (CI runs only the
 # seed corpus, as part of make test). A crasher lands in testdata/fuzz/.

@@ -17,9 +17,10 @@ import (
 // and poll nothing.
 func TestRequestChoice(t *testing.T) {
 	leader := fixtureReplies(t, "3.8.0/healthy/leader")
-	full, curated := fakezk.New(t), fakezk.New(t)
+	full, curated, selected := fakezk.New(t), fakezk.New(t), fakezk.New(t)
 	full.SetAll(leader, fakezk.Answer)
 	curated.SetAll(leader, fakezk.Answer)
+	selected.SetAll(leader, fakezk.Answer)
 	off := false
 	some := &config.Passthrough{Include: []string{"fsynctime"}}
 	if err := some.Compile(); err != nil {
@@ -28,6 +29,7 @@ func TestRequestChoice(t *testing.T) {
 	cfg := &config.Config{Ensembles: []config.Ensemble{
 		{Name: "full", Servers: []config.Member{{Address: full.Addr()}}, Timeout: config.Duration(time.Second)},
 		{Name: "curated", Servers: []config.Member{{Address: curated.Addr()}}, Timeout: config.Duration(time.Second), Passthrough: &config.Passthrough{Enabled: &off}},
+		{Name: "some", Servers: []config.Member{{Address: selected.Addr()}}, Timeout: config.Duration(time.Second), Passthrough: some},
 	}}
 	h := newHandler(t, cfg, false)
 	const (
@@ -44,8 +46,13 @@ func TestRequestChoice(t *testing.T) {
 		body      string
 	}{
 		{name: "configured choices", url: "/metrics", code: 200,
-			want: []string{has(up, "full"), has(fsync, "full"), has(up, "curated"), has(znodes, "curated")},
-			not:  []string{has(fsync, "curated"), has(global, "curated")}},
+			want: []string{has(up, "full"), has(fsync, "full"), has(global, "full"), has(up, "curated"), has(znodes, "curated"),
+				has(znodes, "some"), has(fsync, "some")},
+			not: []string{has(fsync, "curated"), has(global, "curated"), has(global, "some")}},
+		{name: "request replaces configured include", url: "/metrics?passthrough.include=global_sessions", code: 200,
+			want: []string{has(global, "some"), has(global, "curated")}, not: []string{has(fsync, "some")}},
+		{name: "probe configured include", url: "/probe?target=some", code: 200,
+			want: []string{has(fsync, "some"), has(znodes, "some")}, not: []string{has(global, "some")}},
 		{name: "curated for all", url: "/metrics?collect[]=curated", code: 200,
 			want: []string{has(up, "full"), has(znodes, "full"), has(znodes, "curated")},
 			not:  []string{has(fsync, "full"), has(fsync, "curated")}},

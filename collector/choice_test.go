@@ -133,3 +133,42 @@ func TestChoiceFilterRemembers(t *testing.T) {
 		}
 	}
 }
+
+// TestPassthroughPerMemberSeries: the passthrough's duplicate check is per
+// member. Two ensembles polling the same servers keep all their series
+// (the ensemble label tells them apart), with no error from the registry.
+// (A member cannot be listed twice in an ensemble: config refuses it.)
+func TestPassthroughPerMemberSeries(t *testing.T) {
+	one := fiveMemberResult(t)
+	count := func(results []ensemble.Result) int {
+		t.Helper()
+		fams, err := Registry(results, NewNames(0), Limits{}, nil).Gather()
+		if err != nil {
+			t.Fatalf("gather: %v", err)
+		}
+		n := 0
+		for _, f := range fams {
+			if f.GetName() == "zookeeper_fsynctime_seconds" {
+				n += len(f.GetMetric())
+			}
+		}
+		return n
+	}
+	single := count([]ensemble.Result{one})
+	other := one
+	other.Target.Name = one.Target.Name + "-again"
+	for _, tc := range []struct {
+		name    string
+		results []ensemble.Result
+		want    int
+	}{
+		{"one ensemble", []ensemble.Result{one}, 5},
+		{"the same servers in two ensembles", []ensemble.Result{one, other}, 10},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := count(tc.results); got != tc.want || single != 5 {
+				t.Errorf("%d fsynctime summaries (one ensemble: %d), want %d", got, single, tc.want)
+			}
+		})
+	}
+}

@@ -88,7 +88,7 @@ func (c Passthrough) Collect(ch chan<- prometheus.Metric) {
 		keys     KeyFilter
 	}
 	var jobs []job
-	samples, most := 0, 0
+	most := 0
 	for i, r := range c.Results {
 		var choice Choice
 		if i < len(c.Choices) {
@@ -100,7 +100,6 @@ func (c Passthrough) Collect(ch chan<- prometheus.Metric) {
 		for _, s := range r.Members {
 			if s.Up && s.Mntr != nil {
 				jobs = append(jobs, job{r.Target.Name, s, choice.Keys})
-				samples += len(s.Mntr.Samples)
 				most = max(most, len(s.Mntr.Samples))
 			}
 		}
@@ -119,11 +118,25 @@ func (c Passthrough) Collect(ch chan<- prometheus.Metric) {
 	}
 	wg.Wait()
 	// A member's samples make at most as many series (a summary's
-	// stats make one); the members share the families.
-	e := newEmitter(ch, c.Names, min(most, 1024), samples)
+	// stats make one, with its _max two); the members share the families.
+	// The series set is per member (its series all carry its ensemble
+	// and server labels, so none can repeat another member's): a few
+	// hundred entries reused, not one map of every series of the scrape
+	// (at 1,000 members, 20 MB and a cache miss a series).
+	e := newEmitter(ch, c.Names, min(most, 1024), 2*most)
 	plan(e, mapped, lim)
 	d := dropLog{c.Names, c.Logger}
+	members := make(map[[2]string]bool, len(jobs))
 	for i, j := range jobs {
+		k := [2]string{j.ensemble, j.member.Member.Address}
+		if members[k] {
+			// A member listed twice (config refuses it; defensive):
+			// its series would be its first listing's, duplicates.
+			mapped[i] = nil
+			continue
+		}
+		members[k] = true
+		clear(e.series)
 		drops := emitMapped(e, j.ensemble, j.member.Member.Address, mapped[i], lim)
 		mapped[i] = nil // sent: the GC may take it while the others are sent
 		d.report(e, j.ensemble, j.member.Member.Address, passthroughDrops, drops)
