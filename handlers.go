@@ -17,6 +17,7 @@ import (
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/zookeeper-exporter/zookeeper_exporter/collector"
 	"github.com/zookeeper-exporter/zookeeper_exporter/config"
@@ -33,12 +34,9 @@ type Handler struct {
 	// Limits bound what one member can add to a scrape (zero values: the
 	// defaults).
 	Limits collector.Limits
-	// Global are collected with /metrics: build info, reload status, Go
-	// and process metrics. They are registered in the scrape's own
-	// registry, not gathered beside it: prometheus.Gatherers checks every
-	// series a second time (at 1,000 members, 240,000 series, a sixth of
-	// the scrape's CPU; docs/performance.md).
-	Global []prometheus.Collector
+	// Global is gathered with /metrics: build info, reload status, Go and
+	// process metrics (collector.Gather puts them beside the scrape's).
+	Global prometheus.Gatherer
 	Logger log.Logger
 	// TimeoutOffset is taken off Prometheus' scrape timeout header so the
 	// answer reaches Prometheus before it gives up.
@@ -247,7 +245,7 @@ const (
 // serve polls every target in parallel, under the scrape's own deadline
 // (a member not heard from by then is down with reason timeout), and
 // serves their metrics.
-func (h *Handler) serve(w http.ResponseWriter, r *http.Request, targets []ensemble.Target, choices []collector.Choice, global []prometheus.Collector) {
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, targets []ensemble.Target, choices []collector.Choice, global prometheus.Gatherer) {
 	results := make([]ensemble.Result, len(targets))
 	limit, bounded := h.scrapeLimit(r)
 	if h.MaxWait > 0 && (!bounded || h.MaxWait < limit) {
@@ -272,15 +270,12 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, targets []ensemb
 	}
 	wg.Wait()
 	h.logNoSlot(results)
-	reg := collector.RegistryChoosing(results, choices, h.Names, h.Limits, h.Logger)
-	for _, c := range global {
-		if err := reg.Register(c); err != nil {
-			// Only a programming error: the exporter's own collectors
-			// do not overlap the scrape's (checked) ones.
-			level.Error(h.Logger).Log("msg", "Exporter collector not registered", "err", err)
-		}
-	}
-	handler := promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+	// collector.Gather, not a registry: the same families without the
+	// registry's copy and check of every series (docs/performance.md).
+	g := prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
+		return collector.Gather(results, choices, h.Names, h.Limits, h.Logger, global)
+	})
+	handler := promhttp.HandlerFor(g, promhttp.HandlerOpts{
 		// A series that slipped past the emitter's checks costs that series,
 		// never the whole scrape.
 		ErrorHandling: promhttp.ContinueOnError,

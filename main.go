@@ -124,10 +124,9 @@ func run(args []string) int {
 	}
 	level.Info(logger).Log("msg", "Starting "+exporterName, "version", version.Info(), "ensembles", len(source.Get().Ensembles))
 
-	// Registered in each scrape's registry (Handler.Global); checked once here.
-	global := []prometheus.Collector{versioncollector.NewCollector(exporterName), source,
-		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{})}
-	prometheus.NewRegistry().MustRegister(global...)
+	global := prometheus.NewRegistry()
+	global.MustRegister(versioncollector.NewCollector(exporterName), source,
+		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	handler := &Handler{Source: source, Poller: ensemble.NewPoller(logger, *maxConc), Names: collector.NewNames(0), Limits: limits, Global: global,
 		Logger: logger, TimeoutOffset: *offset, AllowAnyTarget: *allowAny, MaxWait: maxWait(source.Get(), *timeout)}
 	scrapes := limitRequests(*maxRequests)

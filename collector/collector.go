@@ -26,6 +26,7 @@ type Ensembles struct {
 	// Names remembers which drops were logged (nil: log every scrape).
 	Names  *Names
 	Logger log.Logger
+	direct bool // for Gather: series without descriptors
 }
 
 // Describe lists every fixed metric: a pedantic registry checks them.
@@ -43,6 +44,7 @@ func (c Ensembles) Collect(ch chan<- prometheus.Metric) {
 	}
 	// About 40 fixed series a member, plus the ensemble's own.
 	e := newEmitter(ch, nil, len(fixedMetrics), 48*members)
+	e.direct = c.direct
 	lim := c.Limits.withDefaults()
 	d := dropLog{c.Names, c.Logger}
 	for _, r := range c.Results {
@@ -62,6 +64,7 @@ type Passthrough struct {
 	Names   *Names
 	Limits  Limits
 	Logger  log.Logger
+	direct  bool // for Gather: series without descriptors
 }
 
 // Choice is what a scrape exposes of one ensemble beyond the ensemble
@@ -124,6 +127,7 @@ func (c Passthrough) Collect(ch chan<- prometheus.Metric) {
 	// hundred entries reused, not one map of every series of the scrape
 	// (at 1,000 members, 20 MB and a cache miss a series).
 	e := newEmitter(ch, c.Names, min(most, 1024), 2*most)
+	e.direct = c.direct
 	plan(e, mapped, lim)
 	d := dropLog{c.Names, c.Logger}
 	members := make(map[[2]string]bool, len(jobs))

@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/model"
 )
 
 const namespace = "zookeeper"
@@ -30,6 +31,9 @@ type emitter struct {
 	series   map[[2]uint64]struct{}
 	dropped  int
 	slabs    slabs
+	// direct: the series go to Gather, which needs no descriptors but
+	// valid names (checked once a family).
+	direct bool
 }
 
 // newEmitter sizes its maps for about families names and series series,
@@ -60,7 +64,7 @@ func seriesID(name string, labelValues []string) [2]uint64 {
 // reserve registers a family's schema before any series (see plan); false
 // when another family holds the name or one of its summary names.
 func (e *emitter) reserve(name, help string, kind valueKind, labelNames []string) bool {
-	if _, ok := e.families[name]; ok || e.taken[name] {
+	if _, ok := e.families[name]; ok || e.taken[name] || (e.direct && !validFamily(name, labelNames)) {
 		return false
 	}
 	if kind == kindSummary {
@@ -84,7 +88,7 @@ func (e *emitter) admit(name, help string, kind valueKind, labelNames, labelValu
 			return false
 		}
 	} else {
-		if e.taken[name] {
+		if e.taken[name] || (e.direct && !validFamily(name, labelNames)) {
 			e.dropped++
 			return false
 		}
@@ -115,29 +119,37 @@ func (e *emitter) fixed(f *fixed, v float64, labelValues ...string) {
 	if !e.admit(f.name, f.help, f.kind, f.labels, labelValues) {
 		return
 	}
-	e.send(f.desc, f.kind, v, f.labels, labelValues)
+	e.send(f.desc, f.name, f.help, f.kind, v, f.labels, labelValues)
 }
 
 // send builds one gauge or counter series and sends it; false when its
 // label values cannot make one (invalid UTF-8 from the server, for
 // instance), as prometheus.NewConstMetric would refuse.
-func (e *emitter) send(desc *prometheus.Desc, kind valueKind, v float64, labelNames, labelValues []string) bool {
+func (e *emitter) send(desc *prometheus.Desc, name, help string, kind valueKind, v float64, labelNames, labelValues []string) bool {
 	pairs, ok := e.slabs.labelPairs(labelNames, labelValues)
 	if !ok {
 		e.dropped++
 		return false
 	}
 	s := e.slabs.newSeries()
-	s.desc, s.labels, s.value = desc, pairs, v
+	s.desc, s.name, s.help, s.kind, s.m.Label, s.value = desc, name, help, kind, pairs, v
 	if kind == kindCounter {
-		s.counter = e.slabs.newCounter()
-		s.counter.Value = &s.value
+		s.m.Counter = e.slabs.newCounter()
+		s.m.Counter.Value = &s.value
 	} else {
-		s.gauge = e.slabs.newGauge()
-		s.gauge.Value = &s.value
+		s.m.Gauge = e.slabs.newGauge()
+		s.m.Gauge.Value = &s.value
 	}
 	e.ch <- s
 	return true
+}
+
+// desc is the descriptor of a series for a registry; none for Gather.
+func (e *emitter) desc(name, help string, labelNames []string) *prometheus.Desc {
+	if e.direct {
+		return nil
+	}
+	return e.names.desc(name, help, labelNames)
 }
 
 func (e *emitter) gauge(name, help string, v float64, labelNames []string, labelValues ...string) bool {
@@ -154,7 +166,7 @@ func (e *emitter) value(kind valueKind, name, help string, v float64, labelNames
 	if !e.admit(full, help, kind, labelNames, labelValues) {
 		return false
 	}
-	return e.send(e.names.desc(full, help, labelNames), kind, v, labelNames, labelValues)
+	return e.send(e.desc(full, help, labelNames), full, help, kind, v, labelNames, labelValues)
 }
 
 // summary sends a summary; quantiles are sorted by quantile.
@@ -179,8 +191,8 @@ func (e *emitter) summary(name, help string, count uint64, sum float64, quantile
 		ptrs[i] = &qs[i]
 	}
 	s := e.slabs.newSeries()
-	s.desc, s.labels = e.names.desc(full, help, labelNames), pairs
-	s.summary = &dto.Summary{SampleCount: &count, SampleSum: &nums[0], Quantile: ptrs}
+	s.desc, s.name, s.help, s.kind, s.m.Label = e.desc(full, help, labelNames), full, help, kindSummary, pairs
+	s.m.Summary = &dto.Summary{SampleCount: &count, SampleSum: &nums[0], Quantile: ptrs}
 	e.ch <- s
 	return true
 }
@@ -192,4 +204,19 @@ func boolFloat(b bool) float64 {
 		return 1
 	}
 	return 0
+}
+
+// validFamily checks a family's names as prometheus.NewDesc does (a
+// registry gets the error from the descriptor; Gather checks here, once
+// a family).
+func validFamily(name string, labelNames []string) bool {
+	if !model.UTF8Validation.IsValidMetricName(name) {
+		return false
+	}
+	for i, l := range labelNames {
+		if !model.UTF8Validation.IsValidLabelName(l) || strings.HasPrefix(l, "__") || slices.Contains(labelNames[:i], l) {
+			return false
+		}
+	}
+	return true
 }

@@ -17,12 +17,14 @@ import (
 // thousand members of 3.8 (240,000 series) NewConstMetric's own pairs
 // were half the scrape's allocations (docs/performance.md).
 type series struct {
-	desc    *prometheus.Desc
-	labels  []*dto.LabelPair
-	value   float64
-	gauge   *dto.Gauge
-	counter *dto.Counter
-	summary *dto.Summary
+	// m is the series as the exposition reads it: its label pairs and
+	// value. Gather hands it out as is; the registry gets a copy (Write).
+	m    dto.Metric
+	desc *prometheus.Desc // nil when built for Gather, which needs none
+	// name, help and kind make the series' family in Gather.
+	name, help string
+	kind       valueKind
+	value      float64
 }
 
 func (s *series) Desc() *prometheus.Desc { return s.desc }
@@ -30,8 +32,8 @@ func (s *series) Desc() *prometheus.Desc { return s.desc }
 // Write hands out what was built at emission: the registry and the
 // encoders only read it.
 func (s *series) Write(out *dto.Metric) error {
-	out.Label = s.labels
-	out.Gauge, out.Counter, out.Summary = s.gauge, s.counter, s.summary
+	out.Label = s.m.Label
+	out.Gauge, out.Counter, out.Summary = s.m.Gauge, s.m.Counter, s.m.Summary
 	return nil
 }
 
