@@ -57,8 +57,10 @@ demo: deps-zookeeper build
 	$(GO) run ./internal/cmd/zkdemo -exporter ./$(BIN) -listen 127.0.0.1:9141
 
 # Parsing, exposition, and whole scrapes: a real 3+1 ensemble beside the
-# raw parallel 4lw floor, 2 hung members of 5, 1,000 fake members. Prints a
-# table; docs/performance.md has the figures of a run and how to read them.
+# raw parallel 4lw floor, 2 hung members of 5, 1,000 fake members answering
+# real 3.8 replies (each choice of what to expose), /probe at 15 req/s for a
+# minute. Prints one table of the goals (figure, met or not, load average);
+# docs/performance.md has the figures of a run and how to read them.
 bench: deps-zookeeper
 	ZK_REQUIRED=1 ./scripts/bench.sh
 
