@@ -10,7 +10,7 @@ LDFLAGS   := -s -w -X $(VPKG).Version=$(VERSION) -X $(VPKG).Revision=$(REVISION)
              -X $(VPKG).Branch=$(BRANCH) -X $(VPKG).BuildUser=make -X $(VPKG).BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
 ZK_JAR    := /usr/share/java/zookeeper.jar
 
-.PHONY: all build release test unit vet fmt demo bench fuzz mixin deps-test deps-zookeeper clean
+.PHONY: all build release test unit vet fmt demo bench bench-smoke fuzz mixin deps-test deps-zookeeper clean
 
 all: vet build test
 
@@ -36,6 +36,7 @@ vet:
 # ZK_REQUIRED=1 turns "ZooKeeper not installed" into a failure, not a skip.
 test: deps-test vet
 	ZK_REQUIRED=1 $(GO) test -race -count=1 -timeout 10m ./...
+	$(MAKE) bench-smoke
 	cd deploy/kubernetes/check && ZK_REQUIRED=1 $(GO) test -count=1 ./...
 
 # Render the monitoring mixin (mixin/) into the files shipped from it:
@@ -64,10 +65,22 @@ demo: deps-zookeeper build
 	$(GO) run ./internal/cmd/zkdemo -exporter ./$(BIN) -listen 127.0.0.1:9141
 
 # Parsing, exposition, and whole scrapes: a real 3+1 ensemble beside the
-# raw parallel 4lw floor, 2 hung members of 5, 1,000 fake members. Prints a
-# table; docs/performance.md has the figures of a run and how to read them.
+# raw parallel 4lw floor, 2 hung members of 5, 1,000 fake members answering
+# real 3.8 replies (each choice of what to expose), /probe at 15 req/s for a
+# minute. Prints one table of the goals (figure, met or not, load average);
+# docs/performance.md has the figures of a run and how to read them.
 bench: deps-zookeeper
 	ZK_REQUIRED=1 ./scripts/bench.sh
+
+# The benchmarks as a smoke run (part of make test, a few seconds): each
+# runs once, the scale ones over 20 members and a 2 s probe load, with the
+# same checks (every member up) and no figure kept. The real-ensemble
+# benchmarks are left to make bench (the integration tests start real
+# ensembles already).
+BENCH_SMOKE := ScrapeHandler4Members|ScrapeTwoHung|Scrape1000Members|Probe1000Members
+bench-smoke:
+	$(GO) test -race -count=1 -run '^$$' -bench . -benchtime 1x ./fourletter/ ./collector/ >/dev/null
+	ZK_BENCH_SMOKE=1 $(GO) test -race -count=1 -run '^$$' -bench '$(BENCH_SMOKE)' -benchtime 1x .
 
 # Fuzz every parser and the exposition, FUZZTIME each (CI runs only the
 # seed corpus, as part of make test). A crasher lands in testdata/fuzz/.

@@ -3,6 +3,7 @@ package main
 import (
 	"compress/gzip"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	stdlog "log"
@@ -16,6 +17,7 @@ import (
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/zookeeper-exporter/zookeeper_exporter/collector"
 	"github.com/zookeeper-exporter/zookeeper_exporter/config"
@@ -33,7 +35,7 @@ type Handler struct {
 	// defaults).
 	Limits collector.Limits
 	// Global is gathered with /metrics: build info, reload status, Go and
-	// process metrics.
+	// process metrics (collector.Gather puts them beside the scrape's).
 	Global prometheus.Gatherer
 	Logger log.Logger
 	// TimeoutOffset is taken off Prometheus' scrape timeout header so the
@@ -44,6 +46,10 @@ type Handler struct {
 	// the server's write timeout, even after a reload lengthened them.
 	MaxWait        time.Duration
 	AllowAnyTarget bool
+
+	// filters are the compiled patterns of recent requests (requestFilter).
+	filtersMu sync.Mutex
+	filters   map[string]*config.KeyFilter
 }
 
 // scrapeLimit is how long this scrape may wait for its polls: Prometheus'
@@ -65,13 +71,122 @@ func (h *Handler) target(e config.Ensemble) ensemble.Target { return ensemble.Ta
 
 // ServeMetrics polls every configured ensemble.
 func (h *Handler) ServeMetrics(w http.ResponseWriter, r *http.Request) {
+	asked, err := h.requestChoice(r)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
 	cfg := h.Source.Get()
 	targets := make([]ensemble.Target, 0, len(cfg.Ensembles))
+	choices := make([]collector.Choice, 0, len(cfg.Ensembles))
 	for _, e := range cfg.Ensembles {
 		targets = append(targets, h.target(e))
+		choices = append(choices, choiceOf(e, asked))
 	}
-	h.serve(w, r, targets, h.Global)
+	h.serve(w, r, targets, choices, h.Global)
 }
+
+// choiceOf is what a scrape exposes of e: what the request asked, else
+// what e's configuration says (passthrough:), else everything.
+func choiceOf(e config.Ensemble, asked *collector.Choice) collector.Choice {
+	if asked != nil {
+		return *asked
+	}
+	c := collector.Choice{NoPassthrough: e.Passthrough.Off()}
+	if f := e.Passthrough.Filter(); f != nil {
+		c.Keys = f
+	}
+	return c
+}
+
+// The URL parameters that choose what a scrape exposes, as node_exporter's
+// collect[]: collect[]=curated alone leaves the passthrough out,
+// collect[]=passthrough keeps it; passthrough.include and
+// passthrough.exclude (repeatable, anchored regexps over mntr keys) select
+// its keys. Given, they replace what the configuration says, for every
+// ensemble of the request.
+const (
+	collectParam     = "collect[]"
+	includeParam     = "passthrough.include"
+	excludeParam     = "passthrough.exclude"
+	maxParamPatterns = 16
+	maxPatternLength = 512
+)
+
+// requestChoice reads the parameters above: nil when there are none, an
+// error (answered 400) when they are bad.
+func (h *Handler) requestChoice(r *http.Request) (*collector.Choice, error) {
+	q := r.URL.Query()
+	collect, include, exclude := q[collectParam], q[includeParam], q[excludeParam]
+	if collect == nil && include == nil && exclude == nil {
+		return nil, nil
+	}
+	c := &collector.Choice{}
+	if collect != nil {
+		passthrough := false
+		for _, v := range collect {
+			switch v {
+			case "curated":
+			case "passthrough":
+				passthrough = true
+			default:
+				return nil, fmt.Errorf("%s=%q: want curated or passthrough", collectParam, v)
+			}
+		}
+		c.NoPassthrough = !passthrough
+	}
+	if include == nil && exclude == nil {
+		return c, nil
+	}
+	if c.NoPassthrough {
+		return nil, fmt.Errorf("%s and %s select passthrough keys: add %s=passthrough", includeParam, excludeParam, collectParam)
+	}
+	for _, list := range [][]string{include, exclude} {
+		if len(list) > maxParamPatterns {
+			return nil, fmt.Errorf("more than %d patterns in %s or %s", maxParamPatterns, includeParam, excludeParam)
+		}
+		for _, p := range list {
+			if len(p) > maxPatternLength {
+				return nil, fmt.Errorf("a pattern longer than %d bytes in %s or %s", maxPatternLength, includeParam, excludeParam)
+			}
+		}
+	}
+	f, err := h.requestFilter(include, exclude)
+	if err != nil {
+		return nil, err
+	}
+	if f != nil {
+		c.Keys = f
+	}
+	return c, nil
+}
+
+// requestFilter compiles a request's patterns, or takes them from the
+// last requests' (Prometheus asks the same URL every scrape, and a filter
+// remembers its answers); a few dozen are kept.
+func (h *Handler) requestFilter(include, exclude []string) (*config.KeyFilter, error) {
+	key := strings.Join(include, "\x00") + "\x01" + strings.Join(exclude, "\x00")
+	h.filtersMu.Lock()
+	f, ok := h.filters[key]
+	h.filtersMu.Unlock()
+	if ok {
+		return f, nil
+	}
+	f, err := config.NewKeyFilter("", include, exclude)
+	if err != nil {
+		// config names them include[i]; the parameter is passthrough.include.
+		return nil, errors.New("passthrough." + err.Error())
+	}
+	h.filtersMu.Lock()
+	if h.filters == nil || len(h.filters) >= maxRequestFilters {
+		h.filters = map[string]*config.KeyFilter{}
+	}
+	h.filters[key] = f
+	h.filtersMu.Unlock()
+	return f, nil
+}
+
+const maxRequestFilters = 32
 
 // ServeProbe polls one ensemble: ?target=NAME names a configured one,
 // ?target=host:port[,host:port...] lists members. Members must be configured
@@ -89,10 +204,15 @@ func (h *Handler) ServeProbe(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("target is longer than %d bytes", maxTargetLength), http.StatusBadRequest)
 		return
 	}
+	asked, err := h.requestChoice(r)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
 	cfg := h.Source.Get()
 	for _, e := range cfg.Ensembles {
 		if e.Name == name {
-			h.serve(w, r, []ensemble.Target{h.target(e)}, nil)
+			h.serve(w, r, []ensemble.Target{h.target(e)}, []collector.Choice{choiceOf(e, asked)}, nil)
 			return
 		}
 	}
@@ -112,7 +232,7 @@ func (h *Handler) ServeProbe(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "target "+unconfigured[0]+" is not a configured member (see --probe.allow-any-target)", http.StatusBadRequest)
 		return
 	}
-	h.serve(w, r, []ensemble.Target{h.target(e)}, nil)
+	h.serve(w, r, []ensemble.Target{h.target(e)}, []collector.Choice{choiceOf(e, asked)}, nil)
 }
 
 // The bounds of a /probe target: ZooKeeper ensembles have a few voters and
@@ -125,7 +245,7 @@ const (
 // serve polls every target in parallel, under the scrape's own deadline
 // (a member not heard from by then is down with reason timeout), and
 // serves their metrics.
-func (h *Handler) serve(w http.ResponseWriter, r *http.Request, targets []ensemble.Target, global prometheus.Gatherer) {
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, targets []ensemble.Target, choices []collector.Choice, global prometheus.Gatherer) {
 	results := make([]ensemble.Result, len(targets))
 	limit, bounded := h.scrapeLimit(r)
 	if h.MaxWait > 0 && (!bounded || h.MaxWait < limit) {
@@ -150,11 +270,11 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, targets []ensemb
 	}
 	wg.Wait()
 	h.logNoSlot(results)
-	reg := collector.Registry(results, h.Names, h.Limits, h.Logger)
-	var g prometheus.Gatherer = reg
-	if global != nil {
-		g = prometheus.Gatherers{global, reg}
-	}
+	// collector.Gather, not a registry: the same families without the
+	// registry's copy and check of every series (docs/performance.md).
+	g := prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
+		return collector.Gather(results, choices, h.Names, h.Limits, h.Logger, global)
+	})
 	handler := promhttp.HandlerFor(g, promhttp.HandlerOpts{
 		// A series that slipped past the emitter's checks costs that series,
 		// never the whole scrape.

@@ -41,6 +41,18 @@ func TestMain(m *testing.M) {
 				time.AfterFunc(time.Duration(n)*time.Second, func() { pprof.StopCPUProfile(); f.Close() })
 			}
 		}
+		// ZOOKEEPER_EXPORTER_MEMPROFILE=path:seconds writes the exporter's
+		// heap profile (allocations since start, and what is in use) then.
+		if spec := os.Getenv("ZOOKEEPER_EXPORTER_MEMPROFILE"); spec != "" {
+			path, secs, _ := strings.Cut(spec, ":")
+			n, _ := strconv.Atoi(secs)
+			time.AfterFunc(time.Duration(n)*time.Second, func() {
+				if f, err := os.Create(path); err == nil {
+					pprof.Lookup("allocs").WriteTo(f, 0)
+					f.Close()
+				}
+			})
+		}
 		os.Exit(run(os.Args[1:]))
 	}
 	os.Exit(m.Run())
@@ -83,7 +95,13 @@ func startExporter(t testing.TB, args ...string) *exporter {
 func startExporterWith(t testing.TB, scheme string, client *http.Client, user, pass string, args ...string) *exporter {
 	t.Helper()
 	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
-	cmd := exec.Command(os.Args[0], append([]string{"--web.listen-address=" + addr}, args...)...)
+	// ZOOKEEPER_EXPORTER_BIN (make bench sets it) runs a built exporter
+	// binary instead of this test binary, for figures of the binary users run.
+	bin := os.Args[0]
+	if b := os.Getenv("ZOOKEEPER_EXPORTER_BIN"); b != "" {
+		bin = b
+	}
+	cmd := exec.Command(bin, append([]string{"--web.listen-address=" + addr}, args...)...)
 	cmd.Env = append(os.Environ(), runMainEnv+"=1")
 	x := &exporter{t: t, cmd: cmd, base: "http://" + addr, stderr: &syncBuffer{}}
 	cmd.Stderr = x.stderr

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/zookeeper-exporter/zookeeper_exporter/config"
@@ -35,11 +36,26 @@ func fiveMemberResult(b testing.TB) ensemble.Result {
 // of a 5-member ensemble (emit, gather, encode), as in every scrape.
 func BenchmarkExposition5Members(b *testing.B) {
 	r := fiveMemberResult(b)
-	reg := Registry([]ensemble.Result{r}, NewNames(0), Limits{}, nil)
+	names := NewNames(0)
+	gather := func() ([]*dto.MetricFamily, error) {
+		return Gather([]ensemble.Result{r}, nil, names, Limits{}, nil, nil)
+	}
+	exposition5(b, gather)
+}
+
+// BenchmarkExposition5MembersRegistry is the same through a
+// prometheus.Registry (collector.Registry), as the exporter gathered
+// before collector.Gather.
+func BenchmarkExposition5MembersRegistry(b *testing.B) {
+	r := fiveMemberResult(b)
+	exposition5(b, Registry([]ensemble.Result{r}, NewNames(0), Limits{}, nil).Gather)
+}
+
+func exposition5(b *testing.B, gather func() ([]*dto.MetricFamily, error)) {
 	b.ReportAllocs()
 	var size int
 	for b.Loop() {
-		fams, err := reg.Gather()
+		fams, err := gather()
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -61,7 +77,7 @@ func BenchmarkParseAndExpose5Members(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		r := fiveMemberResult(b)
-		fams, _ := Registry([]ensemble.Result{r}, names, Limits{}, nil).Gather()
+		fams, _ := Gather([]ensemble.Result{r}, nil, names, Limits{}, nil, nil)
 		enc := expfmt.NewEncoder(io.Discard, expfmt.NewFormat(expfmt.TypeTextPlain))
 		for _, f := range fams {
 			enc.Encode(f)

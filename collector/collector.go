@@ -27,6 +27,7 @@ type Ensembles struct {
 	// Names remembers which drops were logged (nil: log every scrape).
 	Names  *Names
 	Logger log.Logger
+	direct bool // for Gather: series without descriptors
 }
 
 // Describe lists every fixed metric: a pedantic registry checks them.
@@ -44,6 +45,7 @@ func (c Ensembles) Collect(ch chan<- prometheus.Metric) {
 	}
 	// About 40 fixed series a member, plus the ensemble's own.
 	e := newEmitter(ch, nil, len(fixedMetrics), 48*members)
+	e.direct = c.direct
 	lim := c.Limits.withDefaults()
 	d := dropLog{c.Names, c.Logger}
 	for _, r := range c.Results {
@@ -57,9 +59,21 @@ func (c Ensembles) Collect(ch chan<- prometheus.Metric) {
 // what the servers send, which differs by version and role.
 type Passthrough struct {
 	Results []ensemble.Result
+	// Choices[i], when there, is what Results[i] exposes (the zero Choice:
+	// every key).
+	Choices []Choice
 	Names   *Names
 	Limits  Limits
 	Logger  log.Logger
+	direct  bool // for Gather: series without descriptors
+}
+
+// Choice is what a scrape exposes of one ensemble beyond the ensemble
+// metrics and the curated per-member set, which always come: every
+// passthrough key (the zero Choice), the keys Keys keeps, or none.
+type Choice struct {
+	NoPassthrough bool
+	Keys          KeyFilter // nil: every key
 }
 
 // Describe sends nothing: see Passthrough.
@@ -75,14 +89,21 @@ func (c Passthrough) Collect(ch chan<- prometheus.Metric) {
 	type job struct {
 		ensemble string
 		member   ensemble.MemberSnapshot
+		keys     KeyFilter
 	}
 	var jobs []job
-	samples, most := 0, 0
-	for _, r := range c.Results {
+	most := 0
+	for i, r := range c.Results {
+		var choice Choice
+		if i < len(c.Choices) {
+			choice = c.Choices[i]
+		}
+		if choice.NoPassthrough {
+			continue
+		}
 		for _, s := range r.Members {
 			if s.Up && s.Mntr != nil {
-				jobs = append(jobs, job{r.Target.Name, s})
-				samples += len(s.Mntr.Samples)
+				jobs = append(jobs, job{r.Target.Name, s, choice.Keys})
 				most = max(most, len(s.Mntr.Samples))
 			}
 		}
@@ -95,18 +116,34 @@ func (c Passthrough) Collect(ch chan<- prometheus.Metric) {
 		go func() {
 			defer wg.Done()
 			for i := int(next.Add(1) - 1); i < len(jobs); i = int(next.Add(1) - 1) {
-				mapped[i] = c.Names.mapMntr(jobs[i].member.Mntr, lim)
+				mapped[i] = c.Names.mapMntrKeys(jobs[i].member.Mntr, lim, jobs[i].keys)
 			}
 		}()
 	}
 	wg.Wait()
 	// A member's samples make at most as many series (a summary's
-	// stats make one); the members share the families.
-	e := newEmitter(ch, c.Names, min(most, 1024), samples)
+	// stats make one, with its _max two); the members share the families.
+	// The series set is per member (its series all carry its ensemble
+	// and server labels, so none can repeat another member's): a few
+	// hundred entries reused, not one map of every series of the scrape
+	// (at 1,000 members, 20 MB and a cache miss a series).
+	e := newEmitter(ch, c.Names, min(most, 1024), 2*most)
+	e.direct = c.direct
 	plan(e, mapped, lim)
 	d := dropLog{c.Names, c.Logger}
+	members := make(map[[2]string]bool, len(jobs))
 	for i, j := range jobs {
+		k := [2]string{j.ensemble, j.member.Member.Address}
+		if members[k] {
+			// A member listed twice (config refuses it; defensive):
+			// its series would be its first listing's, duplicates.
+			mapped[i] = nil
+			continue
+		}
+		members[k] = true
+		clear(e.series)
 		drops := emitMapped(e, j.ensemble, j.member.Member.Address, mapped[i], lim)
+		mapped[i] = nil // sent: the GC may take it while the others are sent
 		d.report(e, j.ensemble, j.member.Member.Address, passthroughDrops, drops)
 	}
 	logDropped(c.Logger, e)
@@ -377,7 +414,7 @@ func emitMapped(e *emitter, ensembleName, server string, mapped []mntrMetric, li
 			continue
 		}
 		labelNames, labelValues := memberLabels, memberValues
-		if len(m.labelNames) > 0 {
+		if len(m.labelNames()) > 0 {
 			if perFamily == nil {
 				perFamily = map[string]int{}
 			}
@@ -386,8 +423,8 @@ func emitMapped(e *emitter, ensembleName, server string, mapped []mntrMetric, li
 				continue
 			}
 			perFamily[m.name]++
-			labelNames = append(memberLabels[:2:2], m.labelNames...)
-			labelValues = append([]string{ensembleName, server}, m.labelValues...)
+			labelNames = append(memberLabels[:2:2], m.labels.names...)
+			labelValues = append([]string{ensembleName, server}, m.labels.values...)
 		}
 		ok := false
 		switch m.kind {
@@ -396,7 +433,7 @@ func emitMapped(e *emitter, ensembleName, server string, mapped []mntrMetric, li
 		case kindCounter:
 			ok = e.counter(m.name, m.help, m.value, labelNames, labelValues...)
 		case kindSummary:
-			ok = e.summary(m.name, m.help, m.count, m.sum, m.quantiles, labelNames, labelValues...)
+			ok = e.summary(m.name, m.help, m.summary.count, m.summary.sum, m.summary.quantiles, labelNames, labelValues...)
 		}
 		if !ok {
 			drop(dropConflict)
@@ -422,7 +459,14 @@ func anyTrue(bs []bool) bool {
 // Registry returns a registry holding both collectors for the results of
 // one scrape: what an HTTP handler gathers.
 func Registry(results []ensemble.Result, names *Names, limits Limits, logger log.Logger) *prometheus.Registry {
+	return RegistryChoosing(results, nil, names, limits, logger)
+}
+
+// RegistryChoosing is Registry with a Choice for each result (choices[i]
+// for results[i]; missing ones: the whole passthrough).
+func RegistryChoosing(results []ensemble.Result, choices []Choice, names *Names, limits Limits, logger log.Logger) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(Ensembles{Results: results, Limits: limits, Names: names, Logger: logger}, Passthrough{Results: results, Names: names, Limits: limits, Logger: logger})
+	reg.MustRegister(Ensembles{Results: results, Limits: limits, Names: names, Logger: logger},
+		Passthrough{Results: results, Choices: choices, Names: names, Limits: limits, Logger: logger})
 	return reg
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/model"
 )
 
 const namespace = "zookeeper"
@@ -28,6 +30,10 @@ type emitter struct {
 	taken    map[string]bool // names used by summaries' _sum and _count
 	series   map[[2]uint64]struct{}
 	dropped  int
+	slabs    slabs
+	// direct: the series go to Gather, which needs no descriptors but
+	// valid names (checked once a family).
+	direct bool
 }
 
 // newEmitter sizes its maps for about families names and series series,
@@ -58,7 +64,7 @@ func seriesID(name string, labelValues []string) [2]uint64 {
 // reserve registers a family's schema before any series (see plan); false
 // when another family holds the name or one of its summary names.
 func (e *emitter) reserve(name, help string, kind valueKind, labelNames []string) bool {
-	if _, ok := e.families[name]; ok || e.taken[name] {
+	if _, ok := e.families[name]; ok || e.taken[name] || (e.direct && !validFamily(name, labelNames)) {
 		return false
 	}
 	if kind == kindSummary {
@@ -82,7 +88,7 @@ func (e *emitter) admit(name, help string, kind valueKind, labelNames, labelValu
 			return false
 		}
 	} else {
-		if e.taken[name] {
+		if e.taken[name] || (e.direct && !validFamily(name, labelNames)) {
 			e.dropped++
 			return false
 		}
@@ -113,58 +119,81 @@ func (e *emitter) fixed(f *fixed, v float64, labelValues ...string) {
 	if !e.admit(f.name, f.help, f.kind, f.labels, labelValues) {
 		return
 	}
-	t := prometheus.GaugeValue
-	if f.kind == kindCounter {
-		t = prometheus.CounterValue
-	}
-	m, err := prometheus.NewConstMetric(f.desc, t, v, labelValues...)
-	if err != nil {
-		// Invalid UTF-8 in a label value from the server, for instance.
+	e.send(f.desc, f.name, f.help, f.kind, v, f.labels, labelValues)
+}
+
+// send builds one gauge or counter series and sends it; false when its
+// label values cannot make one (invalid UTF-8 from the server, for
+// instance), as prometheus.NewConstMetric would refuse.
+func (e *emitter) send(desc *prometheus.Desc, name, help string, kind valueKind, v float64, labelNames, labelValues []string) bool {
+	pairs, ok := e.slabs.labelPairs(labelNames, labelValues)
+	if !ok {
 		e.dropped++
-		return
+		return false
 	}
-	e.ch <- m
+	s := e.slabs.newSeries()
+	s.desc, s.name, s.help, s.kind, s.m.Label, s.value = desc, name, help, kind, pairs, v
+	if kind == kindCounter {
+		s.m.Counter = e.slabs.newCounter()
+		s.m.Counter.Value = &s.value
+	} else {
+		s.m.Gauge = e.slabs.newGauge()
+		s.m.Gauge.Value = &s.value
+	}
+	e.ch <- s
+	return true
+}
+
+// desc is the descriptor of a series for a registry; none for Gather.
+func (e *emitter) desc(name, help string, labelNames []string) *prometheus.Desc {
+	if e.direct {
+		return nil
+	}
+	return e.names.desc(name, help, labelNames)
 }
 
 func (e *emitter) gauge(name, help string, v float64, labelNames []string, labelValues ...string) bool {
-	return e.value(prometheus.GaugeValue, name, help, v, labelNames, labelValues)
+	return e.value(kindGauge, name, help, v, labelNames, labelValues)
 }
 
 func (e *emitter) counter(name, help string, v float64, labelNames []string, labelValues ...string) bool {
-	return e.value(prometheus.CounterValue, name, help, v, labelNames, labelValues)
+	return e.value(kindCounter, name, help, v, labelNames, labelValues)
 }
 
 // value sends a gauge or counter; false when it was dropped.
-func (e *emitter) value(t prometheus.ValueType, name, help string, v float64, labelNames, labelValues []string) bool {
-	kind := kindGauge
-	if t == prometheus.CounterValue {
-		kind = kindCounter
-	}
+func (e *emitter) value(kind valueKind, name, help string, v float64, labelNames, labelValues []string) bool {
 	full := namespace + "_" + name
 	if !e.admit(full, help, kind, labelNames, labelValues) {
 		return false
 	}
-	m, err := prometheus.NewConstMetric(e.names.desc(full, help, labelNames), t, v, labelValues...)
-	if err != nil {
-		// Invalid UTF-8 in a label value from the server, for instance.
-		e.dropped++
-		return false
-	}
-	e.ch <- m
-	return true
+	return e.send(e.desc(full, help, labelNames), full, help, kind, v, labelNames, labelValues)
 }
 
-func (e *emitter) summary(name, help string, count uint64, sum float64, quantiles map[float64]float64, labelNames []string, labelValues ...string) bool {
+// summary sends a summary; quantiles are sorted by quantile.
+func (e *emitter) summary(name, help string, count uint64, sum float64, quantiles []quantile, labelNames []string, labelValues ...string) bool {
 	full := namespace + "_" + name
 	if !e.admit(full, help, kindSummary, labelNames, labelValues) {
 		return false
 	}
-	m, err := prometheus.NewConstSummary(e.names.desc(full, help, labelNames), count, sum, quantiles, labelValues...)
-	if err != nil {
+	pairs, ok := e.slabs.labelPairs(labelNames, labelValues)
+	if !ok {
 		e.dropped++
 		return false
 	}
-	e.ch <- m
+	// One allocation for the summary's numbers, one for its quantiles.
+	nums := e.slabs.newFloats(1 + 2*len(quantiles))
+	nums[0] = sum
+	qs := make([]dto.Quantile, len(quantiles))
+	ptrs := make([]*dto.Quantile, len(quantiles))
+	for i, q := range quantiles {
+		nums[1+2*i], nums[2+2*i] = q.q, q.v
+		qs[i].Quantile, qs[i].Value = &nums[1+2*i], &nums[2+2*i]
+		ptrs[i] = &qs[i]
+	}
+	s := e.slabs.newSeries()
+	s.desc, s.name, s.help, s.kind, s.m.Label = e.desc(full, help, labelNames), full, help, kindSummary, pairs
+	s.m.Summary = &dto.Summary{SampleCount: &count, SampleSum: &nums[0], Quantile: ptrs}
+	e.ch <- s
 	return true
 }
 
@@ -175,4 +204,19 @@ func boolFloat(b bool) float64 {
 		return 1
 	}
 	return 0
+}
+
+// validFamily checks a family's names as prometheus.NewDesc does (a
+// registry gets the error from the descriptor; Gather checks here, once
+// a family).
+func validFamily(name string, labelNames []string) bool {
+	if !model.UTF8Validation.IsValidMetricName(name) {
+		return false
+	}
+	for i, l := range labelNames {
+		if !model.UTF8Validation.IsValidLabelName(l) || strings.HasPrefix(l, "__") || slices.Contains(labelNames[:i], l) {
+			return false
+		}
+	}
+	return true
 }

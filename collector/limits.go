@@ -101,7 +101,7 @@ func (l Limits) admissible(m mntrMetric) string {
 	if reservedSuffix(m) {
 		return dropReservedName
 	}
-	for _, n := range m.labelNames {
+	for _, n := range m.labelNames() {
 		if reservedLabel(n) {
 			return dropReservedName
 		}
@@ -110,7 +110,7 @@ func (l Limits) admissible(m mntrMetric) string {
 			return dropNameLength
 		}
 	}
-	for _, v := range m.labelValues {
+	for _, v := range m.labelValues() {
 		if len(v) > l.MaxLabelValueLength {
 			return dropLabelValueLength
 		}
@@ -150,12 +150,12 @@ func plan(e *emitter, mapped [][]mntrMetric, l Limits) {
 				continue
 			}
 			k := schema{name: m.name, help: m.help, kind: m.kind}
-			if len(m.labelNames) > 0 {
-				k.labels = strings.Join(m.labelNames, "\xff")
+			if m.labels != nil && len(m.labels.names) > 0 {
+				k.labels = strings.Join(m.labels.names, "\xff")
 			}
 			st := stats[k]
 			if st == nil {
-				st = &stat{lastMember: -1, labels: m.labelNames}
+				st = &stat{lastMember: -1, labels: m.labelNames()}
 				stats[k] = st
 			}
 			st.known = st.known || m.known

@@ -1,7 +1,10 @@
 package collector
 
 import (
+	"cmp"
 	"math"
+	"math/bits"
+	"slices"
 	"sort"
 	"strings"
 
@@ -67,16 +70,37 @@ type mntrMetric struct {
 	drop string
 	// known: what ZooKeeper itself sends (knownKeys, knownStems), as it
 	// sends it; it wins a family's shape over what no ZooKeeper sends.
-	known       bool
-	name        string // without zookeeper_
-	help        string
-	kind        valueKind
-	labelNames  []string
-	labelValues []string
-	value       float64
-	count       uint64
-	sum         float64
-	quantiles   map[float64]float64
+	known   bool
+	name    string // without zookeeper_
+	help    string
+	kind    valueKind
+	labels  *mntrLabels // nil: none beyond ensemble and server
+	value   float64
+	summary *summaryValue
+}
+
+// mntrLabels are a metric's own labels: pointers keep mntrMetric small,
+// as a scrape of a thousand members holds a quarter of a million of them.
+type mntrLabels struct{ names, values []string }
+
+type summaryValue struct {
+	count     uint64
+	sum       float64
+	quantiles []quantile // sorted by quantile
+}
+
+func (m *mntrMetric) labelNames() []string {
+	if m.labels == nil {
+		return nil
+	}
+	return m.labels.names
+}
+
+func (m *mntrMetric) labelValues() []string {
+	if m.labels == nil {
+		return nil
+	}
+	return m.labels.values
 }
 
 // statIndex: the summary statistics of the default metrics provider
@@ -122,6 +146,20 @@ func statIndex(stat string) int {
 // it keys its maps by substrings of the reply and caches the names it
 // derives from a key.
 func (n *Names) mapMntr(m *fourletter.Mntr, lim Limits) []mntrMetric {
+	return n.mapMntrKeys(m, lim, nil)
+}
+
+// KeyFilter selects the passthrough keys a scrape exposes
+// (config.KeyFilter): a summary's keys zk_{avg,...}_X are one key, X.
+type KeyFilter interface{ Keep(key string) bool }
+
+// mapMntrKeys is mapMntr for the keys keys keeps (nil: all). What it
+// leaves out is the user's choice, not a drop: it is not counted.
+func (n *Names) mapMntrKeys(m *fourletter.Mntr, lim Limits, keys KeyFilter) []mntrMetric {
+	keep := func(string) bool { return true }
+	if keys != nil {
+		keep = keys.Keep
+	}
 	// Pass 1: which samples belong to summaries. Default provider: a stem
 	// with both cnt_ and sum_ (zk_max_file_descriptor_count has neither).
 	// Prometheus provider: name{quantile=...} with name_count and name_sum.
@@ -157,7 +195,15 @@ func (n *Names) mapMntr(m *fourletter.Mntr, lim Limits) []mntrMetric {
 		return g
 	}
 
-	out := make([]mntrMetric, 0, len(m.Samples))
+	// Sized for what comes out: a summary's lines make two metrics.
+	grouped, complete := 0, 0
+	for _, bits := range stemStats {
+		if bits&(cntBit|sumBit) == cntBit|sumBit {
+			grouped += bits16(bits)
+			complete++
+		}
+	}
+	out := make([]mntrMetric, 0, len(m.Samples)-grouped+2*complete)
 	for _, s := range m.Samples {
 		// Never named, never cached: a member sending fresh long keys, or
 		// more keys than it may have series, must not grow the exporter.
@@ -171,12 +217,17 @@ func (n *Names) mapMntr(m *fourletter.Mntr, lim Limits) []mntrMetric {
 		}
 		if len(s.Labels) == 0 {
 			if i, stem, ok := cutStat(s.Key); ok && stemStats[stem]&(cntBit|sumBit) == cntBit|sumBit {
-				group(stem, stem, nil).set(i, s.Value)
+				if keep(stem) {
+					group(stem, stem, nil).set(i, s.Value)
+				}
 				continue
 			}
 		}
 		if quantiled != nil {
 			if base, suffix, ok := cutProviderSuffix(s.Key); ok && quantiled[base] {
+				if !keep(base) {
+					continue
+				}
 				i := statCount
 				if suffix == "sum" {
 					i = statSum
@@ -185,6 +236,9 @@ func (n *Names) mapMntr(m *fourletter.Mntr, lim Limits) []mntrMetric {
 				continue
 			}
 			if q := labelValue(s.Labels, "quantile"); q != "" {
+				if !keep(s.Key) {
+					continue
+				}
 				rest := withoutLabel(s.Labels, "quantile")
 				g := group("\x00"+s.Key+labelID(rest), s.Key, nonNil(rest))
 				if qv, err := parseQuantile(q); err == nil {
@@ -201,6 +255,9 @@ func (n *Names) mapMntr(m *fourletter.Mntr, lim Limits) []mntrMetric {
 				continue
 			}
 		}
+		if !keep(s.Key) {
+			continue
+		}
 		out = append(out, n.passthrough(s))
 	}
 	for _, g := range order {
@@ -208,6 +265,8 @@ func (n *Names) mapMntr(m *fourletter.Mntr, lim Limits) []mntrMetric {
 	}
 	return out
 }
+
+func bits16(b uint16) int { return bits.OnesCount16(b) }
 
 // nonNil marks a Prometheus-provider group: its keys are never split.
 func nonNil(labels []fourletter.Label) []fourletter.Label {
@@ -237,10 +296,9 @@ func (n *Names) passthrough(s fourletter.Sample) mntrMetric {
 	}
 	mm := mntrMetric{name: spec.name, help: spec.help, kind: spec.kind, value: s.Value / spec.divisor, known: spec.known && len(s.Labels) == 0}
 	if len(s.Labels) > 0 {
-		mm.labelNames = make([]string, len(s.Labels))
-		mm.labelValues = make([]string, len(s.Labels))
+		mm.labels = &mntrLabels{make([]string, len(s.Labels)), make([]string, len(s.Labels))}
 		for i, l := range s.Labels {
-			mm.labelNames[i], mm.labelValues[i] = l.Name, l.Value
+			mm.labels.names[i], mm.labels.values[i] = l.Name, l.Value
 		}
 	}
 	return mm
@@ -308,7 +366,11 @@ func (n *Names) summaryMetrics(g *summaryGroup) []mntrMetric {
 	}
 	// The Prometheus provider's labelled sets are not in the tables.
 	known := spec.known && g.labels == nil
-	sum := mntrMetric{name: spec.name, help: spec.help, kind: kindSummary, labelNames: labelNames, labelValues: labelValues, known: known}
+	var labels *mntrLabels
+	if labelNames != nil {
+		labels = &mntrLabels{labelNames, labelValues}
+	}
+	sum := mntrMetric{name: spec.name, help: spec.help, kind: kindSummary, labels: labels, known: known, summary: &summaryValue{}}
 	if g.labels != nil && (!g.has(statCount) || !g.has(statSum)) {
 		// Quantiles without the provider's _count and _sum: no summary (a
 		// made-up count of 0), and a quantile label on anything else is
@@ -327,29 +389,46 @@ func (n *Names) summaryMetrics(g *summaryGroup) []mntrMetric {
 		// than a made-up one.
 		return []mntrMetric{{drop: dropInvalidValue}}
 	}
-	sum.count, sum.sum = count, s/spec.divisor
+	sum.summary.count, sum.summary.sum = count, s/spec.divisor
+	nq := len(g.providerQuantile)
+	for i := range quantileIndex {
+		if g.has(i) {
+			nq++
+		}
+	}
+	if nq > 0 {
+		sum.summary.quantiles = make([]quantile, 0, nq)
+	}
 	for i, q := range quantileIndex {
 		if v, ok := g.get(i); ok {
-			if sum.quantiles == nil {
-				sum.quantiles = make(map[float64]float64, 4)
-			}
-			sum.quantiles[q] = v / spec.divisor
+			sum.summary.quantiles = append(sum.summary.quantiles, quantile{q, v / spec.divisor})
 		}
 	}
 	for q, v := range g.providerQuantile {
-		if sum.quantiles == nil {
-			sum.quantiles = make(map[float64]float64, len(g.providerQuantile))
+		if i, dup := quantileIndexOf(sum.summary.quantiles, q); dup {
+			sum.summary.quantiles[i].v = v / spec.divisor // as a map would: the later one
+		} else {
+			sum.summary.quantiles = append(sum.summary.quantiles, quantile{q, v / spec.divisor})
 		}
-		sum.quantiles[q] = v / spec.divisor
 	}
+	slices.SortFunc(sum.summary.quantiles, func(a, b quantile) int { return cmp.Compare(a.q, b.q) })
 	// The maximum beside the summary: the worst fsync or election since
 	// start tells more than the average. (The minimum, nearly always 0, is
 	// left out: a series per summary that says little.)
 	if v, ok := g.get(statMax); ok {
 		return []mntrMetric{sum, {name: spec.name + "_max", kind: kindGauge, value: v / spec.divisor, known: known,
-			help: spec.maxHelp, labelNames: labelNames, labelValues: labelValues}}
+			help: spec.maxHelp, labels: labels}}
 	}
 	return []mntrMetric{sum}
+}
+
+func quantileIndexOf(qs []quantile, q float64) (int, bool) {
+	for i, x := range qs {
+		if x.q == q {
+			return i, true
+		}
+	}
+	return 0, false
 }
 
 func keyPlaceholder(key string) string {

@@ -62,6 +62,10 @@ type Ensemble struct {
 	// digest is DigestFile's content, read at load time.
 	digest []byte
 
+	// Passthrough chooses the mntr keys exposed beyond the curated set
+	// (nil: all of them).
+	Passthrough *Passthrough `yaml:"passthrough"`
+
 	// tlsConfig is TLS built once at load time, so a scrape does not read
 	// certificate files.
 	tlsConfig *tls.Config
@@ -456,6 +460,9 @@ func Decode(r io.Reader, d Defaults) (*Config, error) {
 			seen[m.Address] = true
 		}
 		if err := d.apply(e); err != nil {
+			return nil, fmt.Errorf("%s (%s): %w", where, e.Name, err)
+		}
+		if err := e.Passthrough.Compile(); err != nil {
 			return nil, fmt.Errorf("%s (%s): %w", where, e.Name, err)
 		}
 	}

@@ -88,6 +88,10 @@ func TestDecodeErrors(t *testing.T) {
 		{"cert without key", "ensembles:\n  - name: a\n    servers: [zk1]\n    tls: {cert_file: c.pem}\n", "go together"},
 		{"wrong type, value hidden", "ensembles:\n  - name: a\n    servers: [zk1]\n    tls: {insecure_skip_verify: hunter2-secret}\n", "line 4: insecure_skip_verify: cannot unmarshal !!str value into bool"},
 		{"wrong type, block style", "ensembles:\n  - name: a\n    servers: [zk1]\n    discover: maybe\n", "line 4: discover: cannot unmarshal"},
+		{"bad include pattern", "ensembles:\n  - name: a\n    servers: [zk1]\n    passthrough: {include: [\"fsync.*\", \"[\"]}\n", "line 2: ensembles[0] (a): passthrough.include[1] \"[\": error parsing regexp"},
+		{"bad exclude pattern", "ensembles:\n  - name: a\n    servers: [zk1]\n    passthrough:\n      exclude: [\"(\"]\n", "passthrough.exclude[0] \"(\""},
+		{"unknown passthrough key", "ensembles:\n  - name: a\n    servers: [zk1]\n    passthrough: {inclde: [x]}\n", "line 4: field inclde not found"},
+		{"passthrough not a bool", "ensembles:\n  - name: a\n    servers: [zk1]\n    passthrough: {enabled: sometimes}\n", "enabled: cannot unmarshal"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Decode(strings.NewReader(tc.in), Defaults{Timeout: time.Second})
@@ -98,6 +102,52 @@ func TestDecodeErrors(t *testing.T) {
 				t.Errorf("err shows a value: %v", err)
 			}
 		})
+	}
+}
+
+// TestDecodePassthrough: the choice of what an ensemble exposes, per
+// ensemble; patterns anchored at both ends.
+func TestDecodePassthrough(t *testing.T) {
+	cfg, err := Decode(strings.NewReader(`
+ensembles:
+  - name: all
+    servers: [zk1]
+  - name: curated
+    servers: [zk2]
+    passthrough: {enabled: false}
+  - name: some
+    servers: [zk3]
+    passthrough:
+      include: ["fsynctime", ".*_latency"]
+      exclude: ["local_.*"]
+`), Defaults{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		ensemble string
+		off      bool
+		keep     map[string]bool
+	}{
+		{ensemble: "all", keep: map[string]bool{"fsynctime": true, "anything": true}},
+		{ensemble: "curated", off: true},
+		{ensemble: "some", keep: map[string]bool{"fsynctime": true, "read_latency": true, "local_latency": false,
+			"fsynctime_extra": false, "x_fsynctime": false, "global_sessions": false}},
+	} {
+		var e Ensemble
+		for _, c := range cfg.Ensembles {
+			if c.Name == tc.ensemble {
+				e = c
+			}
+		}
+		if e.Passthrough.Off() != tc.off {
+			t.Errorf("%s: off = %v", tc.ensemble, e.Passthrough.Off())
+		}
+		for key, want := range tc.keep {
+			if got := e.Passthrough.Filter().Keep(key); got != want {
+				t.Errorf("%s: Keep(%q) = %v, want %v", tc.ensemble, key, got, want)
+			}
+		}
 	}
 }
 
