@@ -326,7 +326,8 @@ func TestChartAllValues(t *testing.T) {
 	for _, want := range []string{"discover: true", "discover_max_members: 50", "admin_port: 8080", `admin_scheme: "https"`, `timeout: "3s"`,
 		`ca_file: "/etc/zookeeper_exporter/tls/zk-solr-ca/ca.pem"`, `server_name: "zookeeper.kafka.svc"`,
 		"client_probe: true", `client_probe_znode: "/kafka/brokers"`, `client_probe_interval: "30s"`, `canary_znode: "/zookeeper-exporter-canary"`,
-		`digest_credentials_file: "/etc/zookeeper_exporter/secrets/zk-exporter-digest/digest"`, `vantage: "eu-west-1a"`} {
+		`digest_credentials_file: "/etc/zookeeper_exporter/secrets/zk-exporter-digest/digest"`, `vantage: "eu-west-1a"`,
+		`include: ["fsynctime",".*_latency"]`, `exclude: ["local_.*"]`, "enabled: false"} {
 		if !strings.Contains(cfg, want) {
 			t.Errorf("config.yml lacks %s:\n%s", want, cfg)
 		}
@@ -357,6 +358,7 @@ func TestChartSchemaRejects(t *testing.T) {
 		{"bad duration", "serviceMonitor:\n  interval: 30 seconds\n", "interval"},
 		{"misspelt client probe key", "config:\n  ensembles:\n    - name: a\n      servers: [\"zk:2181\"]\n      clientprobe: true\n", "clientprobe"},
 		{"digest credentials without a Secret", "config:\n  ensembles:\n    - name: a\n      servers: [\"zk:2181\"]\n      digestCredentials: {key: x}\n", "secretName"},
+		{"misspelt passthrough key", "config:\n  ensembles:\n    - name: a\n      servers: [\"zk:2181\"]\n      passthrough: {includes: [x]}\n", "includes"},
 		{"misspelt web config key", "webConfig:\n  config:\n    tls_config: {}\n", "tls_config"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -119,6 +119,18 @@ ensembles:
     {{- with .vantage }}
     vantage: {{ . | quote }}
     {{- end }}
+    {{- with .passthrough }}
+    passthrough:
+      {{- if hasKey . "enabled" }}
+      enabled: {{ .enabled }}
+      {{- end }}
+      {{- with .include }}
+      include: {{ . | toJson }}
+      {{- end }}
+      {{- with .exclude }}
+      exclude: {{ . | toJson }}
+      {{- end }}
+    {{- end }}
     {{- with .tls }}
     tls:
       {{- if .secretName }}
