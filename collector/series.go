@@ -63,32 +63,20 @@ type slabs struct {
 	ensemble      []*dto.LabelPair
 }
 
-func (s *slabs) newSeries() *series {
-	if len(s.series) == 0 {
-		s.series = make([]series, slabSize)
+// take hands out the next element of a slab, starting a new slab of
+// slabSize when it is used up.
+func take[T any](slab *[]T) *T {
+	if len(*slab) == 0 {
+		*slab = make([]T, slabSize)
 	}
-	p := &s.series[0]
-	s.series = s.series[1:]
+	p := &(*slab)[0]
+	*slab = (*slab)[1:]
 	return p
 }
 
-func (s *slabs) newGauge() *dto.Gauge {
-	if len(s.gauges) == 0 {
-		s.gauges = make([]dto.Gauge, slabSize)
-	}
-	p := &s.gauges[0]
-	s.gauges = s.gauges[1:]
-	return p
-}
-
-func (s *slabs) newCounter() *dto.Counter {
-	if len(s.counters) == 0 {
-		s.counters = make([]dto.Counter, slabSize)
-	}
-	p := &s.counters[0]
-	s.counters = s.counters[1:]
-	return p
-}
+func (s *slabs) newSeries() *series       { return take(&s.series) }
+func (s *slabs) newGauge() *dto.Gauge     { return take(&s.gauges) }
+func (s *slabs) newCounter() *dto.Counter { return take(&s.counters) }
 
 func (s *slabs) newFloats(n int) []float64 {
 	if len(s.floats) < n {
@@ -101,21 +89,13 @@ func (s *slabs) newFloats(n int) []float64 {
 
 // newString holds a label value for a pair to point to.
 func (s *slabs) newString(v string) *string {
-	if len(s.strings) == 0 {
-		s.strings = make([]string, slabSize)
-	}
-	p := &s.strings[0]
-	s.strings = s.strings[1:]
+	p := take(&s.strings)
 	*p = v
 	return p
 }
 
 func (s *slabs) newPair(name, value *string) *dto.LabelPair {
-	if len(s.pairs) == 0 {
-		s.pairs = make([]dto.LabelPair, slabSize)
-	}
-	p := &s.pairs[0]
-	s.pairs = s.pairs[1:]
+	p := take(&s.pairs)
 	p.Name, p.Value = name, value
 	return p
 }
