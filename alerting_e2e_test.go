@@ -232,23 +232,35 @@ func promQuery(t *testing.T, prom, q string) []promSample {
 	return r.Data.Result
 }
 
+// promAlert is one alert Prometheus holds (pending or firing).
+type promAlert struct {
+	Labels map[string]string `json:"labels"`
+	State  string            `json:"state"`
+}
+
+// promAlertList is every alert Prometheus holds; false when
+// /api/v1/alerts did not answer.
+func promAlertList(t *testing.T, prom string) ([]promAlert, bool) {
+	t.Helper()
+	var r struct {
+		Data struct {
+			Alerts []promAlert `json:"alerts"`
+		} `json:"data"`
+	}
+	ok := getJSON(t, prom+"/api/v1/alerts", &r)
+	return r.Data.Alerts, ok
+}
+
 // promAlerts lists the ZooKeeper alerts in Prometheus in a state ("" for
 // pending and firing).
 func promAlerts(t *testing.T, prom, state string) []string {
 	t.Helper()
-	var r struct {
-		Data struct {
-			Alerts []struct {
-				Labels map[string]string `json:"labels"`
-				State  string            `json:"state"`
-			} `json:"alerts"`
-		} `json:"data"`
-	}
-	if !getJSON(t, prom+"/api/v1/alerts", &r) {
+	alerts, ok := promAlertList(t, prom)
+	if !ok {
 		t.Fatal("Prometheus /api/v1/alerts did not answer")
 	}
 	var out []string
-	for _, a := range r.Data.Alerts {
+	for _, a := range alerts {
 		if state == "" || a.State == state {
 			out = append(out, a.Labels["alertname"])
 		}

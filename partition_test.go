@@ -143,19 +143,12 @@ func startExporterAs(t *testing.T, uid int, args ...string) *exporter {
 // firing) of every alert Prometheus holds.
 func promAlertStates(t *testing.T, prom string) map[string]string {
 	t.Helper()
-	var r struct {
-		Data struct {
-			Alerts []struct {
-				Labels map[string]string `json:"labels"`
-				State  string            `json:"state"`
-			} `json:"alerts"`
-		} `json:"data"`
-	}
-	if !getJSON(t, prom+"/api/v1/alerts", &r) {
+	alerts, ok := promAlertList(t, prom)
+	if !ok {
 		return nil
 	}
 	out := map[string]string{}
-	for _, a := range r.Data.Alerts {
+	for _, a := range alerts {
 		k := a.Labels["alertname"]
 		if v := a.Labels["vantage"]; v != "" {
 			k += "{vantage=" + v + "}"
