@@ -67,6 +67,23 @@ func lintChart(t *testing.T, vals map[string]any) []support.Message {
 
 // renderChart is "helm template zk deploy/helm/zookeeper-exporter -n kafka
 // -f values": the manifest as Helm's client-only install renders it.
+// lintAndDecode lints the chart with vals (what names the lint in a
+// failure), renders it (printed with -show) and decodes every object.
+func lintAndDecode(t *testing.T, vals map[string]any, what string) []object {
+	t.Helper()
+	if bad := lintChart(t, vals); len(bad) > 0 {
+		t.Errorf("%s: %v", what, bad)
+	}
+	manifest, err := renderChart(vals)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *showManifest {
+		os.Stdout.WriteString(manifest + "\n")
+	}
+	return decodeManifest(t, manifest)
+}
+
 func renderChart(vals map[string]any) (string, error) {
 	ch, err := loader.Load(chartDir)
 	if err != nil {
@@ -167,17 +184,7 @@ func deployment(t *testing.T, objs []object) *appsv1.Deployment {
 // Service, ServiceAccount and ConfigMap, watching zookeeper:2181 as the
 // ensemble "default", as the binary does localhost:2181 without flags.
 func TestChartDefaults(t *testing.T) {
-	if bad := lintChart(t, nil); len(bad) > 0 {
-		t.Errorf("helm lint --strict: %v", bad)
-	}
-	manifest, err := renderChart(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if *showManifest {
-		os.Stdout.WriteString(manifest + "\n")
-	}
-	objs := decodeManifest(t, manifest)
+	objs := lintAndDecode(t, nil, "helm lint --strict")
 	want := []string{
 		"ConfigMap/zk-zookeeper-exporter",
 		"Deployment/zk-zookeeper-exporter",
@@ -211,17 +218,7 @@ func TestChartDefaults(t *testing.T) {
 // TestChartAllValues renders ci/all-values.yaml, which sets every option.
 func TestChartAllValues(t *testing.T) {
 	vals := readValues(t, allValuesFile)
-	if bad := lintChart(t, vals); len(bad) > 0 {
-		t.Errorf("helm lint --strict -f %s: %v", allValuesFile, bad)
-	}
-	manifest, err := renderChart(vals)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if *showManifest {
-		os.Stdout.WriteString(manifest + "\n")
-	}
-	objs := decodeManifest(t, manifest)
+	objs := lintAndDecode(t, vals, "helm lint --strict -f "+allValuesFile)
 	want := []string{
 		"ConfigMap/zk-zkx",
 		"ConfigMap/zk-zkx-zookeeper-ensemble",
