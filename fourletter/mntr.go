@@ -49,8 +49,14 @@ func ParseMntr(r io.Reader) (Mntr, error) {
 	if err != nil {
 		return Mntr{}, fmt.Errorf("reading mntr: %w", err)
 	}
-	// One pass over one string: keys are substrings of the reply, so a
-	// 550-line leader reply costs a handful of allocations, not one a line.
+	return parseMntrText(text)
+}
+
+// parseMntrText is ParseMntr of a reply read whole.
+func parseMntrText(text string) (Mntr, error) {
+	// One pass over one string: keys are cut from the reply and interned
+	// (mntrNames), so a 550-line leader reply costs a handful of
+	// allocations, not one a line, and keeps nothing of the text.
 	m := Mntr{Samples: make([]Sample, 0, strings.Count(text, "\n")+1)}
 	seen := make(map[string]struct{}, cap(m.Samples))
 	lines := 0
@@ -75,10 +81,10 @@ func ParseMntr(r io.Reader) (Mntr, error) {
 		seen[rawKey] = struct{}{}
 		switch rawKey {
 		case "version":
-			m.Version = value
+			m.Version = strings.Clone(value)
 			continue
 		case "server_state":
-			m.ServerState = value
+			m.ServerState = strings.Clone(value)
 			continue
 		case "peer_state":
 			// "following - broadcast" (3.6+): the state says as much.
@@ -94,7 +100,7 @@ func ParseMntr(r io.Reader) (Mntr, error) {
 			m.Malformed++
 			continue
 		}
-		m.Samples = append(m.Samples, Sample{Key: key, Labels: labels, Value: v})
+		m.Samples = append(m.Samples, Sample{Key: mntrNames.get(key), Labels: labels, Value: v})
 	}
 	// Every version's mntr starts with zk_version and zk_server_state:
 	// lines that merely look like zk_ keys are not a reply without them.
@@ -183,7 +189,7 @@ func splitLabels(s string) (string, []Label, bool) {
 		if end < 0 {
 			return "", nil, false
 		}
-		labels = append(labels, Label{Name: lname, Value: val.String()})
+		labels = append(labels, Label{Name: mntrNames.get(lname), Value: val.String()})
 		body = strings.TrimPrefix(strings.TrimSpace(rest[end+1:]), ",")
 		body = strings.TrimSpace(body)
 	}
