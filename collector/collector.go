@@ -15,6 +15,7 @@ import (
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/zookeeper-exporter/zookeeper_exporter/ensemble"
 	"github.com/zookeeper-exporter/zookeeper_exporter/fourletter"
@@ -66,6 +67,10 @@ type Passthrough struct {
 	Limits  Limits
 	Logger  log.Logger
 	direct  bool // for Gather: series without descriptors
+	// release: each member's parsed mntr is let go (Mntr set to nil in
+	// Results) once mapped, so the replies and their compact form do
+	// not all coexist (Collect, which owns its copy of the results).
+	release bool
 }
 
 // Choice is what a scrape exposes of one ensemble beyond the ensemble
@@ -79,16 +84,30 @@ type Choice struct {
 // Describe sends nothing: see Passthrough.
 func (c Passthrough) Describe(chan<- *prometheus.Desc) {}
 
-// Collect maps every member's mntr, on as many goroutines as there are
-// CPUs, decides each family's schema from all members at once (plan), and
-// sends the metrics. What a member sends can only cost its own series:
-// the series over its limits, or in a schema fewer members send, are
-// dropped and counted on it (zookeeper_member_series_dropped).
+// Collect sends every member's passthrough series (see collect), built
+// family by family as for Gather, each with its descriptor.
 func (c Passthrough) Collect(ch chan<- prometheus.Metric) {
+	p := c.collect(ch)
+	for f, mf := range p.all(false) {
+		desc := c.Names.desc(f.name, f.help, f.labelNames)
+		for _, m := range mf.Metric {
+			ch <- builtMetric{desc, m}
+		}
+	}
+}
+
+// collect maps every member's mntr, on as many goroutines as there are
+// CPUs, into its compact form, decides each family's schema from all
+// members at once (plan), admits each member's series and sends
+// its drops on ch. What a member sends can only cost its own series: the
+// series over its limits, or in a schema fewer members send, are dropped
+// and counted on it (zookeeper_member_series_dropped). The series are
+// built later, a family at a time (passStream).
+func (c Passthrough) collect(ch chan<- prometheus.Metric) *passStream {
 	lim := c.Limits.withDefaults()
 	type job struct {
 		ensemble string
-		member   ensemble.MemberSnapshot
+		member   *ensemble.MemberSnapshot
 		keys     KeyFilter
 	}
 	var jobs []job
@@ -101,52 +120,69 @@ func (c Passthrough) Collect(ch chan<- prometheus.Metric) {
 		if choice.NoPassthrough {
 			continue
 		}
-		for _, s := range r.Members {
-			if s.Up && s.Mntr != nil {
+		for k := range r.Members {
+			if s := &r.Members[k]; s.Up && s.Mntr != nil {
 				jobs = append(jobs, job{r.Target.Name, s, choice.Keys})
 				most = max(most, len(s.Mntr.Samples))
 			}
 		}
 	}
-	mapped := make([][]mntrMetric, len(jobs))
+	members := make([]passMember, len(jobs))
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range min(runtime.GOMAXPROCS(0), len(jobs)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var comp compactor
 			for i := int(next.Add(1) - 1); i < len(jobs); i = int(next.Add(1) - 1) {
-				mapped[i] = c.Names.mapMntrKeys(jobs[i].member.Mntr, lim, jobs[i].keys)
+				j := jobs[i]
+				members[i] = comp.compact(j.ensemble, j.member.Member.Address, c.Names.mapMntrKeys(j.member.Mntr, lim, j.keys))
+				if c.release {
+					j.member.Mntr = nil
+				}
 			}
 		}()
 	}
 	wg.Wait()
-	// A member's samples make at most as many series (a summary's
-	// stats make one, with its _max two); the members share the families.
 	// The series set is per member (its series all carry its ensemble
 	// and server labels, so none can repeat another member's): a few
 	// hundred entries reused, not one map of every series of the scrape
 	// (at 1,000 members, 20 MB and a cache miss a series).
 	e := newEmitter(ch, c.Names, min(most, 1024), 2*most)
 	e.direct = c.direct
-	plan(e, mapped, lim)
+	plan(e, members, lim)
+	p := &passStream{members: members, byName: make(map[string]int32, min(most, 1024))}
 	d := dropLog{c.Names, c.Logger}
-	members := make(map[[2]string]bool, len(jobs))
+	seen := make(map[[2]string]bool, len(jobs))
 	for i, j := range jobs {
 		k := [2]string{j.ensemble, j.member.Member.Address}
-		if members[k] {
+		if seen[k] {
 			// A member listed twice (config refuses it; defensive):
 			// its series would be its first listing's, duplicates.
-			mapped[i] = nil
+			members[i] = passMember{}
 			continue
 		}
-		members[k] = true
+		seen[k] = true
 		clear(e.series)
-		drops := emitMapped(e, j.ensemble, j.member.Member.Address, mapped[i], lim)
-		mapped[i] = nil // sent: the GC may take it while the others are sent
-		d.report(e, j.ensemble, j.member.Member.Address, passthroughDrops, drops)
+		d.report(e, j.ensemble, j.member.Member.Address, passthroughDrops, p.admit(e, i, lim))
 	}
 	logDropped(c.Logger, e)
+	p.sortFamilies()
+	return p
+}
+
+// builtMetric is a passthrough series for a registry (Passthrough.Collect).
+type builtMetric struct {
+	desc *prometheus.Desc
+	m    *dto.Metric
+}
+
+func (b builtMetric) Desc() *prometheus.Desc { return b.desc }
+
+func (b builtMetric) Write(out *dto.Metric) error {
+	out.Label, out.Gauge, out.Counter, out.Summary = b.m.Label, b.m.Gauge, b.m.Counter, b.m.Summary
+	return nil
 }
 
 // dropLog reports what members' limits dropped: a series of
@@ -389,59 +425,6 @@ func emitMember(e *emitter, ensembleName string, s ensemble.MemberSnapshot, v en
 		}
 		e.fixed(curatedMetrics[c.name], val, ensembleName, server)
 	}
-}
-
-// emitMapped sends one member's passthrough mntr metrics within its
-// limits, and returns what it dropped, by reason.
-func emitMapped(e *emitter, ensembleName, server string, mapped []mntrMetric, lim Limits) map[string]int {
-	var drops map[string]int
-	drop := func(reason string) {
-		if drops == nil {
-			drops = map[string]int{}
-		}
-		drops[reason]++
-	}
-	memberValues := []string{ensembleName, server}
-	sent := 0
-	var perFamily map[string]int
-	for _, m := range mapped {
-		if reason := lim.admissible(m); reason != "" {
-			drop(reason)
-			continue
-		}
-		if sent >= lim.MaxSeriesPerMember {
-			drop(dropSeriesLimit)
-			continue
-		}
-		labelNames, labelValues := memberLabels, memberValues
-		if len(m.labelNames()) > 0 {
-			if perFamily == nil {
-				perFamily = map[string]int{}
-			}
-			if perFamily[m.name] >= lim.MaxSeriesPerFamily {
-				drop(dropLabelValuesLimit)
-				continue
-			}
-			perFamily[m.name]++
-			labelNames = append(memberLabels[:2:2], m.labels.names...)
-			labelValues = append([]string{ensembleName, server}, m.labels.values...)
-		}
-		ok := false
-		switch m.kind {
-		case kindGauge:
-			ok = e.gauge(m.name, m.help, m.value, labelNames, labelValues...)
-		case kindCounter:
-			ok = e.counter(m.name, m.help, m.value, labelNames, labelValues...)
-		case kindSummary:
-			ok = e.summary(m.name, m.help, m.summary.count, m.summary.sum, m.summary.quantiles, labelNames, labelValues...)
-		}
-		if !ok {
-			drop(dropConflict)
-			continue
-		}
-		sent++
-	}
-	return drops
 }
 
 // allowedCommands are the words whose whitelist status is reported.

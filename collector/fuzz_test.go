@@ -71,17 +71,24 @@ func expose(t testing.TB, replies [][3][]byte) []byte {
 	lim := DefaultLimits()
 	for _, r := range results {
 		emitResult(e, r, lim, dropLog{})
-		var mapped [][]mntrMetric
-		var who []string
+		var comp compactor
+		var members []passMember
 		for _, s := range r.Members {
 			if s.Up && s.Mntr != nil {
-				mapped = append(mapped, (*Names)(nil).mapMntr(s.Mntr, lim))
-				who = append(who, s.Member.Address)
+				members = append(members, comp.compact(r.Target.Name, s.Member.Address, (*Names)(nil).mapMntr(s.Mntr, lim)))
 			}
 		}
-		plan(e, mapped, lim)
-		for i, ms := range mapped {
-			dropLog{}.report(e, r.Target.Name, who[i], passthroughDrops, emitMapped(e, r.Target.Name, who[i], ms, lim))
+		plan(e, members, lim)
+		p := &passStream{members: members, byName: map[string]int32{}}
+		for i := range members {
+			dropLog{}.report(e, r.Target.Name, members[i].server, passthroughDrops, p.admit(e, i, lim))
+		}
+		p.sortFamilies()
+		for f, mf := range p.all(false) {
+			desc := prometheus.NewDesc(f.name, f.help, f.labelNames, nil)
+			for _, m := range mf.Metric {
+				ch <- builtMetric{desc, m}
+			}
 		}
 	}
 	close(ch)

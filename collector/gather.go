@@ -3,9 +3,9 @@ package collector
 import (
 	"cmp"
 	"fmt"
+	"iter"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
@@ -15,18 +15,29 @@ import (
 	"github.com/zookeeper-exporter/zookeeper_exporter/ensemble"
 )
 
-// Gather is RegistryChoosing(...).Gather() without the registry's work
+// Scrape is one scrape's metrics: the exporter's own and the fixed
+// families built, the passthrough compact until Families builds its
+// families one at a time. At 1,000 members of 3.8 the passthrough is
+// 194,000 series: built all at once, they and the mapped metrics they
+// came from were most of the scrape's peak heap (docs/performance.md).
+type Scrape struct {
+	fixed []*dto.MetricFamily // global's and the fixed metrics', by name
+	pass  *passStream
+	err   error
+}
+
+// Collect is RegistryChoosing(...).Gather() without the registry's work
 // per series: the same collectors, the same families in the same order
-// (TestGatherMatchesRegistry), for promhttp to encode. A registry copies
-// every series into a new dto.Metric, hashes its labels and checks it
-// against the others (at 1,000 members of 3.8, 240,000 series, a fifth of
-// the scrape's CPU and two copies of every series in memory;
-// docs/performance.md); the emitter already keeps the exposition valid
-// (one type, help and label set a name, no duplicate series, valid names
-// and UTF-8), so Gather takes the series as they were built. global's
-// families (the exporter's own metrics) come first; a family of ours with
-// one of their names is dropped and logged.
-func Gather(results []ensemble.Result, choices []Choice, names *Names, limits Limits, logger log.Logger, global prometheus.Gatherer) ([]*dto.MetricFamily, error) {
+// (TestGatherMatchesRegistry), for an encoder to write family by family.
+// A registry copies every series into a new dto.Metric, hashes its labels
+// and checks it against the others (at 1,000 members of 3.8, 240,000
+// series, a fifth of the scrape's CPU and two copies of every series in
+// memory); the emitter already keeps the exposition valid (one type, help
+// and label set a name, no duplicate series, valid names and UTF-8), so
+// the series are taken as they were built. global's families (the
+// exporter's own metrics) come first; a family of ours with one of their
+// names is dropped and logged.
+func Collect(results []ensemble.Result, choices []Choice, names *Names, limits Limits, logger log.Logger, global prometheus.Gatherer) *Scrape {
 	byName := map[string]*dto.MetricFamily{}
 	theirs := map[string]bool{} // global's families, sorted there
 	var errs prometheus.MultiError
@@ -39,19 +50,21 @@ func Gather(results []ensemble.Result, choices []Choice, names *Names, limits Li
 			byName[f.GetName()], theirs[f.GetName()] = f, true
 		}
 	}
-	ch := make(chan prometheus.Metric, 1024)
-	var wg sync.WaitGroup
-	for _, c := range []prometheus.Collector{
-		Ensembles{Results: results, Limits: limits, Names: names, Logger: logger, direct: true},
-		Passthrough{Results: results, Choices: choices, Names: names, Limits: limits, Logger: logger, direct: true},
-	} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c.Collect(ch)
-		}()
+	// The fixed metrics first, then the passthrough, which lets each
+	// member's parsed mntr go once it is mapped: on a copy of the
+	// results (other scrapes may share the poll's), and the fixed
+	// metrics are done reading them.
+	own := slices.Clone(results)
+	for i := range own {
+		own[i].Members = slices.Clone(own[i].Members)
 	}
-	go func() { wg.Wait(); close(ch) }()
+	ch := make(chan prometheus.Metric, 1024)
+	var pass *passStream
+	go func() {
+		defer close(ch)
+		Ensembles{Results: own, Limits: limits, Names: names, Logger: logger, direct: true}.Collect(ch)
+		pass = Passthrough{Results: own, Choices: choices, Names: names, Limits: limits, Logger: logger, direct: true, release: true}.collect(ch)
+	}()
 	clashes := 0
 	for m := range ch {
 		s, ok := m.(*series)
@@ -65,12 +78,19 @@ func Gather(results []ensemble.Result, choices []Choice, names *Names, limits Li
 			f = &dto.MetricFamily{Name: &s.name, Help: &s.help, Type: s.kind.dtoType()}
 			byName[s.name] = f
 		} else if theirs[s.name] || f.GetHelp() != s.help || f.GetType() != *s.kind.dtoType() {
-			// Ensembles and Passthrough never share a name (unreserve);
-			// the exporter's own metrics could, in theory, clash.
+			// The exporter's own metrics could, in theory, clash.
 			clashes++
 			continue
 		}
 		f.Metric = append(f.Metric, &s.m)
+	}
+	// The passthrough never takes a fixed name (unreserve); the
+	// exporter's own metrics could, in theory, take one of its names.
+	for _, f := range pass.families {
+		if byName[f.name] != nil {
+			f.skip = true
+			clashes += len(f.recs)
+		}
 	}
 	if clashes > 0 {
 		errs = append(errs, fmt.Errorf("%d series dropped: their names are taken by another family", clashes))
@@ -78,7 +98,7 @@ func Gather(results []ensemble.Result, choices []Choice, names *Names, limits Li
 			level.Debug(logger).Log("msg", "Dropped series whose names another family takes", "count", clashes)
 		}
 	}
-	out := make([]*dto.MetricFamily, 0, len(byName))
+	fixed := make([]*dto.MetricFamily, 0, len(byName))
 	for _, f := range byName {
 		if len(f.Metric) == 0 {
 			continue
@@ -86,10 +106,47 @@ func Gather(results []ensemble.Result, choices []Choice, names *Names, limits Li
 		if !theirs[f.GetName()] {
 			slices.SortFunc(f.Metric, compareMetrics)
 		}
-		out = append(out, f)
+		fixed = append(fixed, f)
 	}
-	slices.SortFunc(out, func(a, b *dto.MetricFamily) int { return strings.Compare(a.GetName(), b.GetName()) })
-	return out, errs.MaybeUnwrap()
+	slices.SortFunc(fixed, func(a, b *dto.MetricFamily) int { return strings.Compare(a.GetName(), b.GetName()) })
+	return &Scrape{fixed: fixed, pass: pass, err: errs.MaybeUnwrap()}
+}
+
+// Err is what went wrong while collecting (families dropped for a name
+// another family takes, the exporter's own gatherer's errors); the
+// families are still there.
+func (s *Scrape) Err() error { return s.err }
+
+// Families yields every family in name order. With reuse, a passthrough
+// family is built in memory it shares with the next one: write each out
+// before asking for the next (what an encoder does), and keep none.
+func (s *Scrape) Families(reuse bool) iter.Seq[*dto.MetricFamily] {
+	return func(yield func(*dto.MetricFamily) bool) {
+		fixed := s.fixed
+		for _, mf := range s.pass.all(reuse) {
+			for len(fixed) > 0 && fixed[0].GetName() < mf.GetName() {
+				if !yield(fixed[0]) {
+					return
+				}
+				fixed = fixed[1:]
+			}
+			if !yield(mf) {
+				return
+			}
+		}
+		for _, f := range fixed {
+			if !yield(f) {
+				return
+			}
+		}
+	}
+}
+
+// Gather is Collect with every family built: what a registry's Gather
+// returns (tests compare the two).
+func Gather(results []ensemble.Result, choices []Choice, names *Names, limits Limits, logger log.Logger, global prometheus.Gatherer) ([]*dto.MetricFamily, error) {
+	s := Collect(results, choices, names, limits, logger, global)
+	return slices.Collect(s.Families(false)), s.Err()
 }
 
 // compareMetrics orders the series of a family as client_golang's

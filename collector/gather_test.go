@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"sort"
@@ -12,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/zookeeper-exporter/zookeeper_exporter/config"
@@ -117,7 +119,43 @@ func TestGatherMatchesRegistry(t *testing.T) {
 					t.Fatalf("family %d differs:\n got %v\nwant %v", i, short(got[i]), short(want[i]))
 				}
 			}
-			t.Logf("%d families, %d series, identical", len(want), series)
+			// What the handler writes: the families built one at a time in
+			// memory they share, each encoded before the next is built.
+			var gathered, streamed bytes.Buffer
+			for _, f := range got {
+				if _, err := expfmt.MetricFamilyToText(&gathered, f); err != nil {
+					t.Fatal(err)
+				}
+			}
+			held := 0
+			for _, r := range tc.results {
+				for _, m := range r.Members {
+					if m.Mntr != nil {
+						held++
+					}
+				}
+			}
+			enc := expfmt.NewEncoder(&streamed, expfmt.NewFormat(expfmt.TypeTextPlain))
+			for f := range Collect(tc.results, tc.choices, NewNames(0), Limits{}, nil, global).Families(true) {
+				if err := enc.Encode(f); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if streamed.String() != gathered.String() {
+				t.Errorf("the streamed exposition (%d bytes) differs from Gather's (%d bytes)", streamed.Len(), gathered.Len())
+			}
+			// Collect lets the parsed replies go on its own copy only.
+			for _, r := range tc.results {
+				for _, m := range r.Members {
+					if m.Mntr != nil {
+						held--
+					}
+				}
+			}
+			if held != 0 {
+				t.Errorf("Collect took %d parsed replies from its caller's results", held)
+			}
+			t.Logf("%d families, %d series, identical; streamed: %d bytes, identical", len(want), series, streamed.Len())
 		})
 	}
 }

@@ -133,19 +133,20 @@ type schema struct {
 // losers' series are dropped on their own members. Summaries also claim
 // their _sum and _count names. (The fixed metrics cannot lose: unreserve
 // keeps their names out of the passthrough.)
-func plan(e *emitter, mapped [][]mntrMetric, l Limits) {
+func plan(e *emitter, members []passMember, l Limits) {
 	type stat struct {
 		support, lastMember int
 		known               bool
 		labels              []string
 	}
 	n := 0
-	for _, ms := range mapped {
-		n = max(n, len(ms))
+	for _, pm := range members {
+		n = max(n, len(pm.metrics))
 	}
 	stats := make(map[schema]*stat, n)
-	for member, ms := range mapped {
-		for _, m := range ms {
+	for member := range members {
+		for i := range members[member].metrics {
+			m := members[member].metrics[i].view()
 			if l.admissible(m) != "" {
 				continue
 			}
