@@ -16,8 +16,7 @@ import (
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
 
 	"github.com/zookeeper-exporter/zookeeper_exporter/collector"
 	"github.com/zookeeper-exporter/zookeeper_exporter/config"
@@ -35,7 +34,7 @@ type Handler struct {
 	// defaults).
 	Limits collector.Limits
 	// Global is gathered with /metrics: build info, reload status, Go and
-	// process metrics (collector.Gather puts them beside the scrape's).
+	// process metrics (collector.Collect puts them beside the scrape's).
 	Global prometheus.Gatherer
 	Logger log.Logger
 	// TimeoutOffset is taken off Prometheus' scrape timeout header so the
@@ -270,30 +269,56 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, targets []ensemb
 	}
 	wg.Wait()
 	h.logNoSlot(results)
-	// collector.Gather, not a registry: the same families without the
+	// collector.Collect, not a registry: the same families without the
 	// registry's copy and check of every series (docs/performance.md).
-	g := prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
-		return collector.Gather(results, choices, h.Names, h.Limits, h.Logger, global)
-	})
-	handler := promhttp.HandlerFor(g, promhttp.HandlerOpts{
-		// A series that slipped past the emitter's checks costs that series,
-		// never the whole scrape.
-		ErrorHandling: promhttp.ContinueOnError,
-		ErrorLog:      newPromLogger(h.Logger),
-		// Compressed below, faster than promhttp's default level.
-		DisableCompression: true,
-	})
-	if !acceptsGzip(r) {
-		handler.ServeHTTP(w, r)
-		return
+	scrape := collector.Collect(results, choices, h.Names, h.Limits, h.Logger, global)
+	writeScrape(w, r, scrape, newPromLogger(h.Logger))
+}
+
+// writeScrape writes a scrape's families as promhttp.HandlerFor does
+// (content negotiation, name[] filter, errors logged and the scrape
+// carried on), but one family at a time: the passthrough's families are
+// built as they are written (collector.Scrape.Families), so the whole
+// scrape's series never sit in memory at once. client_golang's encoder
+// writes every byte (expfmt). The gzip is ours, at BestSpeed.
+func writeScrape(w http.ResponseWriter, r *http.Request, scrape *collector.Scrape, errs promLogger) {
+	if err := scrape.Err(); err != nil {
+		errs.Println("error gathering metrics:", err)
 	}
-	z := getGzip()
-	defer putGzip(z)
-	z.Reset(w)
-	w.Header().Set("Content-Encoding", "gzip")
-	w.Header().Add("Vary", "Accept-Encoding")
-	handler.ServeHTTP(gzipResponse{ResponseWriter: w, w: z}, r)
-	z.Close()
+	format := expfmt.NegotiateAccept(r.Header, expfmt.DefaultAcceptedFormats()...)
+	w.Header().Add("Vary", "Accept")
+	w.Header().Set("Content-Type", string(format))
+	out := io.Writer(w)
+	if acceptsGzip(r) {
+		z := getGzip()
+		defer putGzip(z)
+		z.Reset(w)
+		w.Header().Set("Content-Encoding", "gzip")
+		w.Header().Add("Vary", "Accept-Encoding")
+		defer z.Close()
+		out = z
+	}
+	var only map[string]bool
+	if names := r.URL.Query()["name[]"]; len(names) > 0 {
+		only = make(map[string]bool, len(names))
+		for _, n := range names {
+			only[n] = true
+		}
+	}
+	enc := expfmt.NewEncoder(out, format)
+	for f := range scrape.Families(true) {
+		if only != nil && !only[f.GetName()] {
+			continue
+		}
+		if err := enc.Encode(f); err != nil {
+			errs.Println("error encoding and sending metric family:", err)
+		}
+	}
+	if c, ok := enc.(expfmt.Closer); ok {
+		if err := c.Close(); err != nil {
+			errs.Println("error encoding and sending metric family:", err)
+		}
+	}
 }
 
 // logNoSlot says in one line per scrape how many members were not polled
@@ -340,13 +365,6 @@ func putGzip(z *gzip.Writer) {
 	}
 }
 
-type gzipResponse struct {
-	http.ResponseWriter
-	w io.Writer
-}
-
-func (g gzipResponse) Write(p []byte) (int, error) { return g.w.Write(p) }
-
 func acceptsGzip(r *http.Request) bool {
 	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
 		enc, q, _ := strings.Cut(strings.TrimSpace(part), ";")
@@ -357,7 +375,7 @@ func acceptsGzip(r *http.Request) bool {
 	return false
 }
 
-// promLogger logs what promhttp reports, once per request: a client that
+// promLogger logs what writeScrape reports, once per request: a client that
 // goes away mid-answer makes it report every family it could not write.
 type promLogger struct {
 	logger log.Logger

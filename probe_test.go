@@ -12,6 +12,10 @@ import (
 	"time"
 
 	"github.com/go-kit/log"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
 
 	"github.com/zookeeper-exporter/zookeeper_exporter/collector"
 	"github.com/zookeeper-exporter/zookeeper_exporter/config"
@@ -166,4 +170,96 @@ func TestProbeAdHocTLS(t *testing.T) {
 		!strings.Contains(body, `zookeeper_member_down_reason{ensemble="`+probeLabel(t, plain.Addr())+`",reason="tls",`+server+`} 1`) {
 		t.Errorf("a plain-TCP member probed with TLS defaults: want up 0 with reason tls, got %d\n%s", rec.Code, truncateText(body))
 	}
+}
+
+// The exposition as promhttp negotiated it: text by default, protobuf when
+// asked, name[] keeps only the families named; a client that goes away
+// mid-answer ends the request (the compressor's goroutine too).
+func TestExpositionFormats(t *testing.T) {
+	srv := fakezk.New(t)
+	srv.Set("srvr", []byte("Zookeeper version: 3.8.0\nMode: standalone\nZxid: 0x5\n"), fakezk.Answer)
+	srv.Set("mntr", []byte("zk_version\t3.8.0\nzk_server_state\tstandalone\nzk_avg_latency\t1\nzk_znode_count\t7\nzk_fsynctime{quantile=\"0.5\"}\t1\nzk_fsynctime_count\t2\nzk_fsynctime_sum\t3\n"), fakezk.Answer)
+	cfg := &config.Config{Ensembles: []config.Ensemble{{Name: "e", Servers: []config.Member{{Address: srv.Addr()}}, Timeout: config.Duration(time.Second)}}}
+	h := newHandler(t, cfg, false)
+	global := prometheus.NewRegistry()
+	global.MustRegister(collectors.NewGoCollector())
+	h.Global = global
+	get := func(target, accept, encoding string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodGet, target, nil)
+		req.Header.Set("Accept", accept)
+		req.Header.Set("Accept-Encoding", encoding)
+		rec := httptest.NewRecorder()
+		h.ServeMetrics(rec, req)
+		return rec
+	}
+	families := func(rec *httptest.ResponseRecorder) map[string]*dto.MetricFamily {
+		t.Helper()
+		var r io.Reader = rec.Body
+		if rec.Header().Get("Content-Encoding") == "gzip" {
+			z, err := gzip.NewReader(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r = z
+		}
+		dec := expfmt.NewDecoder(r, expfmt.ResponseFormat(rec.Header()))
+		out := map[string]*dto.MetricFamily{}
+		for {
+			var f dto.MetricFamily
+			if err := dec.Decode(&f); err == io.EOF {
+				return out
+			} else if err != nil {
+				t.Fatalf("%s: %v", rec.Header().Get("Content-Type"), err)
+			}
+			out[f.GetName()] = &f
+		}
+	}
+	proto := `application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited`
+	for _, tc := range []struct{ accept, encoding, format string }{
+		{"", "", "text/plain"}, {"", "gzip", "text/plain"}, {proto, "gzip", "application/vnd.google.protobuf"}, {proto, "", "application/vnd.google.protobuf"},
+	} {
+		rec := get("/metrics", tc.accept, tc.encoding)
+		if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, tc.format) {
+			t.Errorf("Accept %q: Content-Type %q, want %s", tc.accept, ct, tc.format)
+		}
+		fams := families(rec)
+		for _, name := range []string{"zookeeper_up", "zookeeper_fsynctime_seconds", "go_goroutines", "zookeeper_znodes"} {
+			if fams[name] == nil {
+				t.Errorf("Accept %q, Accept-Encoding %q: no %s among %d families", tc.accept, tc.encoding, name, len(fams))
+			}
+		}
+		if s := fams["zookeeper_fsynctime_seconds"].GetMetric(); len(s) != 1 || s[0].GetSummary().GetSampleCount() != 2 {
+			t.Errorf("Accept %q: fsynctime %v", tc.accept, s)
+		}
+	}
+	fams := families(get("/metrics?name[]=zookeeper_up&name[]=zookeeper_fsynctime_seconds", "", "gzip"))
+	if len(fams) != 2 || fams["zookeeper_up"] == nil || fams["zookeeper_fsynctime_seconds"] == nil {
+		t.Errorf("name[] zookeeper_up and zookeeper_fsynctime_seconds: %d families", len(fams))
+	}
+	for _, encoding := range []string{"gzip", ""} {
+		req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+		req.Header.Set("Accept-Encoding", encoding)
+		w := &failingWriter{ResponseRecorder: httptest.NewRecorder(), after: 100}
+		done := make(chan struct{})
+		go func() { defer close(done); h.ServeMetrics(w, req) }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("Accept-Encoding %q: a client gone after 100 bytes: the scrape still writes after 30s", encoding)
+		}
+	}
+}
+
+// failingWriter fails every write after its first bytes: a client gone.
+type failingWriter struct {
+	*httptest.ResponseRecorder
+	after int
+}
+
+func (f *failingWriter) Write(p []byte) (int, error) {
+	if f.after <= 0 {
+		return 0, io.ErrClosedPipe
+	}
+	f.after -= len(p)
+	return f.ResponseRecorder.Write(p)
 }
