@@ -25,9 +25,11 @@ func TestPollAbandonedKeepsEveryMember(t *testing.T) {
 		hung.Set(w, nil, fakezk.Stall)
 	}
 	p := NewPoller(log.NewNopLogger(), DefaultMaxConcurrency)
-	target := Target{Name: "e", Members: []config.Member{{Address: quick.Addr()}, {Address: hung.Addr()}}, Timeout: 3 * time.Second}
+	target := Target{Name: "e", Members: []config.Member{{Address: quick.Addr()}, {Address: hung.Addr()}}, Timeout: 5 * time.Second}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	// The scrape gives up well before the members' deadline, and late
+	// enough that a quick member is heard from on a machine at load 9.
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
 	defer cancel()
 	r := p.Poll(ctx, target)
 	if len(r.Members) != 2 {
@@ -118,12 +120,14 @@ func TestPollAbandonedKeepsDiscovered(t *testing.T) {
 		hung.Set(w, nil, fakezk.Stall)
 	}
 	p := NewPoller(log.NewNopLogger(), DefaultMaxConcurrency)
-	target := Target{Name: "e", Members: []config.Member{{Address: seed.Addr()}}, Timeout: 2 * time.Second, Discover: true}
+	target := Target{Name: "e", Members: []config.Member{{Address: seed.Addr()}}, Timeout: 5 * time.Second, Discover: true}
 	// A first, patient scrape learns the members.
 	if r := p.Poll(context.Background(), target); len(r.Members) != 3 {
 		t.Fatalf("discovery found %d members, want 3", len(r.Members))
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	// Gives up before the hung member's 5 s, late enough for the healthy
+	// ones on a busy machine.
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
 	defer cancel()
 	r := p.Poll(ctx, target)
 	got := map[string]MemberSnapshot{}
