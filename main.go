@@ -28,6 +28,7 @@ import (
 	"github.com/zookeeper-exporter/zookeeper_exporter/collector"
 	"github.com/zookeeper-exporter/zookeeper_exporter/config"
 	"github.com/zookeeper-exporter/zookeeper_exporter/ensemble"
+	"github.com/zookeeper-exporter/zookeeper_exporter/internal/heapfloor"
 	"github.com/zookeeper-exporter/zookeeper_exporter/status"
 )
 
@@ -60,6 +61,7 @@ func run(args []string) int {
 		canaryZnode  = app.Flag("zookeeper.client-probe.canary-znode", "With the client probe, also set this znode (created if missing, nothing else written) once per interval through the ensemble: proof that writes commit (zookeeper_canary_write_*). Empty: no write.").String()
 		digestFile   = app.Flag("zookeeper.client-probe.digest-file", "File holding user:password for ZooKeeper's digest authentication of the client probe (never on the command line).").String()
 		vantage      = app.Flag("exporter.vantage", "Where this exporter watches from (zookeeper_ensemble_vantage_info{vantage}), so exporters in several data centres can be compared; default the host name.").Default(hostname()).String()
+		heapFloor    = app.Flag("exporter.heap-floor", "Lowest heap goal of the Go garbage collector: a small heap is collected less often (fewer collections a scrape), for at most this much memory (docs/performance.md). 0, or GOGC set: Go's own pacing.").Default("16MiB").Bytes()
 		configFile   = app.Flag("config.file", "YAML file listing ensembles; the --zookeeper.* flags are then defaults.").String()
 		configCheck  = app.Flag("config.check", "Check the configuration and exit 0 (valid) or 1.").Default("false").Bool()
 		metricsPath  = app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
@@ -87,6 +89,9 @@ func run(args []string) int {
 	app.Version(version.Print(exporterName))
 	app.HelpFlag.Short('h')
 	command, err := app.Parse(args)
+	if err == nil && *heapFloor < 0 {
+		err = fmt.Errorf("--exporter.heap-floor must not be negative, got %v", *heapFloor)
+	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", exporterName, err)
 		return 1
@@ -138,6 +143,9 @@ func run(args []string) int {
 		return 0
 	}
 	level.Info(logger).Log("msg", "Starting "+exporterName, "version", version.Info(), "ensembles", len(source.Get().Ensembles))
+	if os.Getenv("GOGC") == "" { // the operator's own setting wins
+		heapfloor.Start(uint64(*heapFloor))
+	}
 
 	global := prometheus.NewRegistry()
 	global.MustRegister(versioncollector.NewCollector(exporterName), source,
