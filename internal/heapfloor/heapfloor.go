@@ -6,11 +6,10 @@
 // back to the kernel in between, only for the next scrape to fault them in
 // again. GOGC=400 alone took a quarter off the exporter's CPU on a 3+1
 // ensemble, and that work lands on the scrape's own latency
-// (docs/performance.md). A floor of
-// 16 MiB on the heap goal costs that much memory at most and removes most
-// of those cycles (floors of 24 and 32 MiB measured no better); a large
-// heap (a thousand members) is well above the floor and keeps GOGC=100,
-// so its peak memory does not change.
+// (docs/performance.md). A floor of 16 MiB on the heap goal costs that
+// much memory at most and removes most of those cycles (floors of 24 and
+// 32 MiB measured no better); a large heap (a thousand members) is well
+// above the floor and keeps GOGC=100, so its peak memory does not change.
 package heapfloor
 
 import (
@@ -28,20 +27,21 @@ const Base = 100
 const heapMinimum = 4 << 20
 
 // Percent is the GC percent that puts the heap goal at floor, and never
-// below base, for a live heap of live bytes and roots bytes of goroutine
+// below Base, for a live heap of live bytes and roots bytes of goroutine
 // stacks and globals. Go sets the goal at live + (live+roots)*percent/100,
 // and at least heapMinimum*percent/100: the percent must keep both at the
 // floor or under.
-func Percent(live, roots, floor uint64, base int) int {
+func Percent(live, roots, floor uint64) int {
 	if live == 0 || floor <= live {
-		return base
+		return Base
 	}
 	p := min((floor-live)*100/(live+roots), floor*100/heapMinimum)
-	return max(int(min(p, 1<<30)), base)
+	return max(int(min(p, 1<<30)), Base)
 }
 
 // Start keeps the heap goal at floor bytes or more from now on: after
-// every collection it sets the GC percent from the live heap (Percent).
+// every collection it sets the GC percent from the live heap and the
+// roots (Percent).
 // It does nothing when floor is 0, and returns false then.
 func Start(floor uint64) bool {
 	if floor == 0 {
@@ -83,7 +83,7 @@ func (t *tuner) adjust() {
 			v[i] = s.Value.Uint64()
 		}
 	}
-	if p := Percent(v[0], v[1]+v[2], t.floor, Base); p != t.last {
+	if p := Percent(v[0], v[1]+v[2], t.floor); p != t.last {
 		debug.SetGCPercent(p)
 		t.last = p
 	}

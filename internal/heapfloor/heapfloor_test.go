@@ -23,16 +23,16 @@ func TestPercent(t *testing.T) {
 		{"heap at the floor: base", 32 * mib, 0, 32 * mib, Base},
 		{"no reading yet: base", 0, 0, 32 * mib, Base},
 	} {
-		if got := Percent(c.live, c.roots, c.floor, Base); got != c.want {
+		if got := Percent(c.live, c.roots, c.floor); got != c.want {
 			t.Errorf("%s: Percent(%d, %d, %d) = %d, want %d", c.name, c.live, c.roots, c.floor, got, c.want)
 		}
 	}
 }
 
 // TestStartRaisesHeapGoal: on this test's small heap (its goal at
-// GOGC=100 is under 10 MiB), a floor of 24 MiB puts Go's own heap goal at about the floor after a collection (not
-// above it: the goal counts stacks and globals too), and a floor of 0
-// starts nothing.
+// GOGC=100 is under 10 MiB), a floor of 24 MiB puts Go's own heap goal at
+// about the floor after a collection (not above it: the goal counts
+// stacks and globals too), and a floor of 0 starts nothing.
 func TestStartRaisesHeapGoal(t *testing.T) {
 	defer debug.SetGCPercent(debug.SetGCPercent(Base))
 	if Start(0) {
