@@ -144,39 +144,59 @@ func plan(e *emitter, members []passMember, l Limits) {
 		n = max(n, len(pm.metrics))
 	}
 	stats := make(map[schema]*stat, n)
+	// A metric without labels of its own is judged by its spec alone:
+	// its verdict and stat are kept by spec (a pointer to hash, not the
+	// schema's help text, at every series of every member).
+	bySpec := make(map[*passSpec]*stat, n)
 	for member := range members {
 		for i := range members[member].metrics {
-			m := members[member].metrics[i].view()
-			if l.admissible(m) != "" {
+			pm := &members[member].metrics[i]
+			unlabelled := pm.labels == nil || len(pm.labels.names) == 0
+			st, judged := bySpec[pm.spec]
+			if !unlabelled || !judged {
+				m := pm.view()
+				st = nil
+				if l.admissible(m) == "" {
+					k := schema{name: m.name, help: m.help, kind: m.kind}
+					if !unlabelled {
+						k.labels = strings.Join(m.labels.names, "\xff")
+					}
+					if st = stats[k]; st == nil {
+						st = &stat{lastMember: -1, labels: m.labelNames()}
+						stats[k] = st
+					}
+				}
+				if unlabelled {
+					bySpec[pm.spec] = st
+				}
+			}
+			if st == nil { // not admissible
 				continue
 			}
-			k := schema{name: m.name, help: m.help, kind: m.kind}
-			if m.labels != nil && len(m.labels.names) > 0 {
-				k.labels = strings.Join(m.labels.names, "\xff")
-			}
-			st := stats[k]
-			if st == nil {
-				st = &stat{lastMember: -1, labels: m.labelNames()}
-				stats[k] = st
-			}
-			st.known = st.known || m.known
+			st.known = st.known || pm.spec.known
 			if st.lastMember != member { // a member counts once
 				st.lastMember = member
 				st.support++
 			}
 		}
 	}
-	keys := make([]schema, 0, len(stats))
-	for k := range stats {
-		keys = append(keys, k)
+	// Sorted with their stats beside them: looking them up in the map
+	// from the comparison hashed every schema's help text, 2n log n times.
+	type entry struct {
+		k  schema
+		st *stat
 	}
-	slices.SortFunc(keys, func(a, b schema) int {
-		sa, sb := stats[a], stats[b]
+	keys := make([]entry, 0, len(stats))
+	for k, st := range stats {
+		keys = append(keys, entry{k, st})
+	}
+	slices.SortFunc(keys, func(x, y entry) int {
+		a, b, sa, sb := x.k, y.k, x.st, y.st
 		return cmp.Or(cmp.Compare(sb.support, sa.support), compareBool(sb.known, sa.known), cmp.Compare(len(sa.labels), len(sb.labels)),
 			cmp.Compare(a.name, b.name), cmp.Compare(a.labels, b.labels), cmp.Compare(a.help, b.help), cmp.Compare(a.kind, b.kind))
 	})
-	for _, k := range keys {
-		e.reserve(namespace+"_"+k.name, k.help, k.kind, append(memberLabels[:2:2], stats[k].labels...))
+	for _, x := range keys {
+		e.reserve(namespace+"_"+x.k.name, x.k.help, x.k.kind, append(memberLabels[:2:2], x.st.labels...))
 	}
 }
 
