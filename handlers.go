@@ -7,6 +7,8 @@ import (
 	"io"
 	stdlog "log"
 	"net/http"
+	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,11 +18,13 @@ import (
 	"github.com/go-kit/log/level"
 	"github.com/klauspost/compress/gzip"
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/zookeeper-exporter/zookeeper_exporter/collector"
 	"github.com/zookeeper-exporter/zookeeper_exporter/config"
 	"github.com/zookeeper-exporter/zookeeper_exporter/ensemble"
+	"github.com/zookeeper-exporter/zookeeper_exporter/internal/exposition"
 )
 
 // Handler serves /metrics (every configured ensemble) and /probe (one): it
@@ -277,10 +281,12 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, targets []ensemb
 
 // writeScrape writes a scrape's families as promhttp.HandlerFor does
 // (content negotiation, name[] filter, errors logged and the scrape
-// carried on), but one family at a time: the passthrough's families are
-// built as they are written (collector.Scrape.Families), so the whole
-// scrape's series never sit in memory at once. client_golang's encoder
-// writes every byte (expfmt). The gzip is ours, at BestSpeed.
+// carried on), but a few families at a time: the passthrough's families
+// are built as they are written (collector.Part), so the whole scrape's
+// series never sit in memory at once, and they are built and encoded on
+// every CPU while the ones before them are compressed (exposition.Encode).
+// client_golang's encoder writes every byte (expfmt). The gzip is ours,
+// at BestSpeed.
 func writeScrape(w http.ResponseWriter, r *http.Request, scrape *collector.Scrape, errs promLogger) {
 	if err := scrape.Err(); err != nil {
 		errs.Println("error gathering metrics:", err)
@@ -298,27 +304,20 @@ func writeScrape(w http.ResponseWriter, r *http.Request, scrape *collector.Scrap
 		defer z.Close()
 		out = z
 	}
-	var only map[string]bool
+	parts := scrape.Parts()
 	if names := r.URL.Query()["name[]"]; len(names) > 0 {
-		only = make(map[string]bool, len(names))
+		only := make(map[string]bool, len(names))
 		for _, n := range names {
 			only[n] = true
 		}
+		parts = slices.DeleteFunc(parts, func(p collector.Part) bool { return !only[p.Name()] })
 	}
-	enc := expfmt.NewEncoder(out, format)
-	for f := range scrape.Families(true) {
-		if only != nil && !only[f.GetName()] {
-			continue
-		}
-		if err := enc.Encode(f); err != nil {
-			errs.Println("error encoding and sending metric family:", err)
-		}
-	}
-	if c, ok := enc.(expfmt.Closer); ok {
-		if err := c.Close(); err != nil {
-			errs.Println("error encoding and sending metric family:", err)
-		}
-	}
+	exposition.Encode(out, format, exposition.Families[*collector.Builder]{
+		N:       len(parts),
+		Series:  func(i int) int { return parts[i].Series() },
+		Scratch: collector.NewBuilder,
+		Build:   func(i int, b *collector.Builder) *dto.MetricFamily { return parts[i].Build(b) },
+	}, runtime.GOMAXPROCS(0), func(err error) { errs.Println("error encoding and sending metric family:", err) })
 }
 
 // logNoSlot says in one line per scrape how many members were not polled

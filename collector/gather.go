@@ -117,25 +117,87 @@ func Collect(results []ensemble.Result, choices []Choice, names *Names, limits L
 // families are still there.
 func (s *Scrape) Err() error { return s.err }
 
+// Part is one family of a scrape: a fixed family, built, or a passthrough
+// family, built when asked (Build). Parts can be built on several
+// goroutines at once, each with its own Builder, and written in order.
+type Part struct {
+	fixed *dto.MetricFamily
+	pass  *passFamily
+	from  *passStream
+}
+
+// Name is the family's name.
+func (p Part) Name() string {
+	if p.fixed != nil {
+		return p.fixed.GetName()
+	}
+	return p.pass.name
+}
+
+// Series is how many series the family has.
+func (p Part) Series() int {
+	if p.fixed != nil {
+		return len(p.fixed.Metric)
+	}
+	return len(p.pass.recs)
+}
+
+// Build returns the family. A passthrough family is built in b's memory,
+// which b's next Build reuses: write the family out before that, and keep
+// none of it. With a nil b the family has memory of its own.
+func (p Part) Build(b *Builder) *dto.MetricFamily {
+	if p.fixed != nil {
+		return p.fixed
+	}
+	if b == nil {
+		return p.from.family(p.pass, &builder{})
+	}
+	return p.from.family(p.pass, &b.b)
+}
+
+// Builder is the memory one goroutine builds passthrough families in
+// (Part.Build), reused from one family to the next.
+type Builder struct{ b builder }
+
+// NewBuilder returns a Builder for one goroutine.
+func NewBuilder() *Builder { return &Builder{builder{reuse: true}} }
+
+// Parts returns every family of the scrape in name order, the passthrough
+// ones not built yet.
+func (s *Scrape) Parts() []Part {
+	var pass []*passFamily
+	if s.pass != nil {
+		pass = s.pass.families
+	}
+	parts := make([]Part, 0, len(s.fixed)+len(pass))
+	fixed := s.fixed
+	for _, f := range pass {
+		if f.skip || len(f.recs) == 0 {
+			continue
+		}
+		for len(fixed) > 0 && fixed[0].GetName() < f.name {
+			parts = append(parts, Part{fixed: fixed[0]})
+			fixed = fixed[1:]
+		}
+		parts = append(parts, Part{pass: f, from: s.pass})
+	}
+	for _, f := range fixed {
+		parts = append(parts, Part{fixed: f})
+	}
+	return parts
+}
+
 // Families yields every family in name order. With reuse, a passthrough
 // family is built in memory it shares with the next one: write each out
 // before asking for the next (what an encoder does), and keep none.
 func (s *Scrape) Families(reuse bool) iter.Seq[*dto.MetricFamily] {
 	return func(yield func(*dto.MetricFamily) bool) {
-		fixed := s.fixed
-		for _, mf := range s.pass.all(reuse) {
-			for len(fixed) > 0 && fixed[0].GetName() < mf.GetName() {
-				if !yield(fixed[0]) {
-					return
-				}
-				fixed = fixed[1:]
-			}
-			if !yield(mf) {
-				return
-			}
+		var b *Builder
+		if reuse {
+			b = NewBuilder()
 		}
-		for _, f := range fixed {
-			if !yield(f) {
+		for _, p := range s.Parts() {
+			if !yield(p.Build(b)) {
 				return
 			}
 		}
