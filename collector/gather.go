@@ -39,17 +39,19 @@ type Scrape struct {
 // names is dropped and logged.
 func Collect(results []ensemble.Result, choices []Choice, names *Names, limits Limits, logger log.Logger, global prometheus.Gatherer) *Scrape {
 	byName := map[string]*dto.MetricFamily{}
-	theirs := map[string]bool{} // global's families, sorted there
 	var errs prometheus.MultiError
-	if global != nil {
-		fams, err := global.Gather()
-		if err != nil {
-			errs = append(errs, err)
+	// global is gathered beside the mapping, which is CPU, while it is
+	// mostly reading /proc. (Not beside the polls: process_open_fds would
+	// count the poll's own connections, or not, as the timing fell.)
+	var globalFams []*dto.MetricFamily
+	var globalErr error
+	gathered := make(chan struct{})
+	go func() {
+		defer close(gathered)
+		if global != nil {
+			globalFams, globalErr = global.Gather()
 		}
-		for _, f := range fams {
-			byName[f.GetName()], theirs[f.GetName()] = f, true
-		}
-	}
+	}()
 	// The fixed metrics first, then the passthrough, which lets each
 	// member's parsed mntr go once it is mapped: on a copy of the
 	// results (other scrapes may share the poll's), and the fixed
@@ -77,12 +79,24 @@ func Collect(results []ensemble.Result, choices []Choice, names *Names, limits L
 		if f == nil {
 			f = &dto.MetricFamily{Name: &s.name, Help: &s.help, Type: s.kind.dtoType()}
 			byName[s.name] = f
-		} else if theirs[s.name] || f.GetHelp() != s.help || f.GetType() != *s.kind.dtoType() {
-			// The exporter's own metrics could, in theory, clash.
+		} else if f.GetHelp() != s.help || f.GetType() != *s.kind.dtoType() {
 			clashes++
 			continue
 		}
 		f.Metric = append(f.Metric, &s.m)
+	}
+	// global's families win: the exporter's own metrics could, in
+	// theory, take one of the fixed names.
+	<-gathered
+	if globalErr != nil {
+		errs = append(errs, globalErr)
+	}
+	theirs := make(map[string]bool, len(globalFams)) // sorted there
+	for _, f := range globalFams {
+		if ours := byName[f.GetName()]; ours != nil {
+			clashes += len(ours.Metric)
+		}
+		byName[f.GetName()], theirs[f.GetName()] = f, true
 	}
 	// The passthrough never takes a fixed name (unreserve); the
 	// exporter's own metrics could, in theory, take one of its names.
