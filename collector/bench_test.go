@@ -12,6 +12,7 @@ import (
 
 	"github.com/zookeeper-exporter/zookeeper_exporter/config"
 	"github.com/zookeeper-exporter/zookeeper_exporter/ensemble"
+	"github.com/zookeeper-exporter/zookeeper_exporter/fourletter"
 )
 
 // fiveMemberResult is a poll of a 3.8 ensemble from recorded replies: the
@@ -83,4 +84,24 @@ func BenchmarkParseAndExpose5Members(b *testing.B) {
 			enc.Encode(f)
 		}
 	}
+}
+
+// BenchmarkMapMntrLeader38: one 3.8 leader's parsed mntr (553 lines) to
+// its passthrough metrics, as every member's is on every scrape.
+func BenchmarkMapMntrLeader38(b *testing.B) {
+	body, err := os.ReadFile("../fourletter/testdata/3.8.0/healthy/leader-mntr.txt")
+	if err != nil {
+		b.Fatal(err)
+	}
+	m, err := fourletter.ParseMntr(bytes.NewReader(body))
+	if err != nil {
+		b.Fatal(err)
+	}
+	names := NewNames(0)
+	b.ReportAllocs()
+	var n int
+	for b.Loop() {
+		n = len(names.mapMntr(&m, Limits{}.withDefaults()))
+	}
+	b.ReportMetric(float64(n), "metrics")
 }

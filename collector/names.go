@@ -119,7 +119,7 @@ func (n *Names) keepSpec(key string, spec passthroughSpec) {
 // putSpec stores with mu held. Clones: the key is a substring of a reply,
 // which must not be kept alive by the cache.
 func (n *Names) putSpec(key string, spec passthroughSpec) {
-	size := len(key) + len(spec.name) + len(spec.help) + len(spec.maxHelp) + entryOverhead
+	size := len(key) + len(spec.name) + len(spec.help) + len(spec.maxName) + len(spec.maxHelp) + entryOverhead
 	n.roomFor(size)
 	n.cur.specs[strings.Clone(key)] = spec
 	n.cur.n++

@@ -163,12 +163,26 @@ func (n *Names) mapMntrKeys(m *fourletter.Mntr, lim Limits, keys KeyFilter) []mn
 	// Pass 1: which samples belong to summaries. Default provider: a stem
 	// with both cnt_ and sum_ (zk_max_file_descriptor_count has neither).
 	// Prometheus provider: name{quantile=...} with name_count and name_sum.
-	stemStats := make(map[string]uint16, len(m.Samples)/8)
+	// Each stem gets an index, and each sample of a stem its stem's index
+	// and its statistic (stat: -1 for none), so that the second pass and
+	// the grouping look nothing up again.
+	stemIndex := make(map[string]int32, len(m.Samples)/8)
+	var stems []string
+	var stemStats []uint16
+	stat := make([]int32, len(m.Samples)) // stem index<<4 | statistic
 	var quantiled map[string]bool
-	for _, s := range m.Samples {
+	for k, s := range m.Samples {
+		stat[k] = -1
 		if len(s.Labels) == 0 {
 			if i, stem, ok := cutStat(s.Key); ok {
-				stemStats[stem] |= 1 << i
+				x, seen := stemIndex[stem]
+				if !seen {
+					x = int32(len(stems))
+					stemIndex[stem] = x
+					stems, stemStats = append(stems, stem), append(stemStats, 0)
+				}
+				stemStats[x] |= 1 << i
+				stat[k] = x<<4 | int32(i)
 			}
 		} else if labelValue(s.Labels, "quantile") != "" {
 			if quantiled == nil {
@@ -178,16 +192,27 @@ func (n *Names) mapMntrKeys(m *fourletter.Mntr, lim Limits, keys KeyFilter) []mn
 		}
 	}
 
-	groups := make(map[string]*summaryGroup, len(stemStats))
+	// The default provider's groups by stem index, the Prometheus
+	// provider's by name and labels; order is the order they began in.
+	stemGroups := make([]*summaryGroup, len(stems))
+	var groups map[string]*summaryGroup
 	var order []*summaryGroup
+	stemGroup := func(x int32) *summaryGroup {
+		g := stemGroups[x]
+		if g == nil {
+			g = &summaryGroup{}
+			g.stem, g.key = splitKeyed(stems[x])
+			stemGroups[x] = g
+			order = append(order, g)
+		}
+		return g
+	}
 	group := func(id, stem string, labels []fourletter.Label) *summaryGroup {
 		g, ok := groups[id]
 		if !ok {
-			g = &summaryGroup{labels: labels}
-			if labels == nil {
-				g.stem, g.key = splitKeyed(stem)
-			} else {
-				g.stem = stem
+			g = &summaryGroup{labels: labels, stem: stem}
+			if groups == nil {
+				groups = map[string]*summaryGroup{}
 			}
 			groups[id] = g
 			order = append(order, g)
@@ -204,7 +229,7 @@ func (n *Names) mapMntrKeys(m *fourletter.Mntr, lim Limits, keys KeyFilter) []mn
 		}
 	}
 	out := make([]mntrMetric, 0, len(m.Samples)-grouped+2*complete)
-	for _, s := range m.Samples {
+	for k, s := range m.Samples {
 		// Never named, never cached: a member sending fresh long keys, or
 		// more keys than it may have series, must not grow the exporter.
 		if lim.MaxNameLength > 0 && len(s.Key) > lim.MaxNameLength {
@@ -215,10 +240,10 @@ func (n *Names) mapMntrKeys(m *fourletter.Mntr, lim Limits, keys KeyFilter) []mn
 			out = append(out, mntrMetric{drop: dropSeriesLimit})
 			continue
 		}
-		if len(s.Labels) == 0 {
-			if i, stem, ok := cutStat(s.Key); ok && stemStats[stem]&(cntBit|sumBit) == cntBit|sumBit {
-				if keep(stem) {
-					group(stem, stem, nil).set(i, s.Value)
+		if st := stat[k]; st >= 0 {
+			if x := st >> 4; stemStats[x]&(cntBit|sumBit) == cntBit|sumBit {
+				if keep(stems[x]) {
+					stemGroup(x).set(int(st&15), s.Value)
 				}
 				continue
 			}
@@ -261,7 +286,7 @@ func (n *Names) mapMntrKeys(m *fourletter.Mntr, lim Limits, keys KeyFilter) []mn
 		out = append(out, n.passthrough(s))
 	}
 	for _, g := range order {
-		out = append(out, n.summaryMetrics(g)...)
+		out = n.appendSummary(out, g)
 	}
 	return out
 }
@@ -282,6 +307,7 @@ type passthroughSpec struct {
 	name, help string
 	kind       valueKind
 	divisor    float64
+	maxName    string // summaries: the name of the _max gauge
 	maxHelp    string // summaries: the help of the _max gauge
 	known      bool   // a key or stem ZooKeeper sends (known.go)
 }
@@ -345,12 +371,15 @@ func (n *Names) summarySpec(g *summaryGroup) passthroughSpec {
 	}
 	spec.name = unreserve(spec.name)
 	spec.help += "."
+	spec.maxName = spec.name + "_max"
 	spec.maxHelp = "ZooKeeper mntr zk_max_" + keyPlaceholder(g.key) + g.stem + ": the maximum since start or the last srst."
 	n.keepSpec(id, spec)
 	return spec
 }
 
-func (n *Names) summaryMetrics(g *summaryGroup) []mntrMetric {
+// appendSummary appends what a summary group becomes: the summary and its
+// maximum, or the drop that stands for them.
+func (n *Names) appendSummary(out []mntrMetric, g *summaryGroup) []mntrMetric {
 	spec := n.summarySpec(g)
 	var labelNames, labelValues []string
 	if g.key != "" || len(g.labels) > 0 {
@@ -375,7 +404,7 @@ func (n *Names) summaryMetrics(g *summaryGroup) []mntrMetric {
 		// Quantiles without the provider's _count and _sum: no summary (a
 		// made-up count of 0), and a quantile label on anything else is
 		// reserved.
-		return []mntrMetric{{drop: dropReservedName}}
+		return append(out, mntrMetric{drop: dropReservedName})
 	}
 	// The default provider's cnt_ and sum_, else the Prometheus
 	// provider's _count and _sum.
@@ -387,7 +416,7 @@ func (n *Names) summaryMetrics(g *summaryGroup) []mntrMetric {
 	if !ok {
 		// A count of NaN, -1 or 1e300 is no count: no summary rather
 		// than a made-up one.
-		return []mntrMetric{{drop: dropInvalidValue}}
+		return append(out, mntrMetric{drop: dropInvalidValue})
 	}
 	sum.summary.count, sum.summary.sum = count, s/spec.divisor
 	nq := len(g.providerQuantile)
@@ -416,10 +445,10 @@ func (n *Names) summaryMetrics(g *summaryGroup) []mntrMetric {
 	// start tells more than the average. (The minimum, nearly always 0, is
 	// left out: a series per summary that says little.)
 	if v, ok := g.get(statMax); ok {
-		return []mntrMetric{sum, {name: spec.name + "_max", kind: kindGauge, value: v / spec.divisor, known: known,
-			help: spec.maxHelp, labels: labels}}
+		return append(out, sum, mntrMetric{name: spec.maxName, kind: kindGauge, value: v / spec.divisor, known: known,
+			help: spec.maxHelp, labels: labels})
 	}
-	return []mntrMetric{sum}
+	return append(out, sum)
 }
 
 func quantileIndexOf(qs []quantile, q float64) (int, bool) {

@@ -55,22 +55,26 @@ func (m *passMetric) view() mntrMetric {
 }
 
 // compactor interns specs for one mapping worker (no lock: one goroutine).
+// They are found by name, the rest compared: hashing each metric's help
+// text too cost more than the few specs a name has (nearly always one).
 type compactor struct {
-	specs map[passSpec]*passSpec // keyed with fam 0
+	specs map[string][]*passSpec
 }
 
 func (c *compactor) intern(m *mntrMetric) *passSpec {
-	k := passSpec{name: m.name, help: m.help, kind: m.kind, known: m.known, drop: m.drop}
-	if s, ok := c.specs[k]; ok {
-		return s
+	k := passSpec{name: m.name, help: m.help, kind: m.kind, known: m.known, drop: m.drop, fam: -1}
+	same := c.specs[m.name]
+	for _, s := range same {
+		if s.help == k.help && s.kind == k.kind && s.known == k.known && s.drop == k.drop {
+			return s
+		}
 	}
 	if c.specs == nil {
-		c.specs = map[passSpec]*passSpec{}
+		c.specs = map[string][]*passSpec{}
 	}
-	s := k
-	s.fam = -1
-	c.specs[k] = &s
-	return &s
+	s := &k
+	c.specs[m.name] = append(same, s)
+	return s
 }
 
 // compact turns one member's mapped metrics into a passMember.
