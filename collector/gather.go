@@ -186,7 +186,7 @@ func (s *Scrape) Parts() []Part {
 	parts := make([]Part, 0, len(s.fixed)+len(pass))
 	fixed := s.fixed
 	for _, f := range pass {
-		if f.skip || len(f.recs) == 0 {
+		if !f.exposed() {
 			continue
 		}
 		for len(fixed) > 0 && fixed[0].GetName() < f.name {

@@ -116,6 +116,9 @@ type passFamily struct {
 	skip       bool // its name is taken by another family (Gather)
 }
 
+// exposed says whether f is written: not skipped, and with a series.
+func (f *passFamily) exposed() bool { return !f.skip && len(f.recs) > 0 }
+
 // passRecord is one admitted series: its member, own labels and numbers.
 type passRecord struct {
 	labels *mntrLabels
@@ -349,7 +352,7 @@ func (p *passStream) all(reuse bool) iter.Seq2[*passFamily, *dto.MetricFamily] {
 		}
 		b := &builder{reuse: reuse}
 		for _, f := range p.families {
-			if f.skip || len(f.recs) == 0 {
+			if !f.exposed() {
 				continue
 			}
 			if !yield(f, p.family(f, b)) {

@@ -43,8 +43,8 @@ const batchSeries = 512
 // (OpenMetrics' "# EOF"). Up to workers runs of families are built and
 // encoded at once. At most 2*workers encoded runs wait to be written, so
 // the memory held is a few families', not the scrape's. onErr is told
-// each family that does not encode and the first write that fails (the
-// families after a failed write are not built).
+// each family that does not encode and the first write that fails (after
+// a failed write, only the runs already handed out are built).
 func Encode[S any](w io.Writer, format expfmt.Format, fs Families[S], workers int, onErr func(error)) {
 	workers = max(workers, 1)
 	type job struct {
