@@ -263,19 +263,22 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, targets []ensemb
 		ctx, cancel = context.WithTimeout(ctx, limit)
 		defer cancel()
 	}
+	// Each member's mntr is mapped as soon as its poll ends, while the
+	// scrape waits for the slowest member (collector.Premap).
+	pre := collector.NewPremap(choices, h.Names, h.Limits)
 	var wg sync.WaitGroup
 	for i, t := range targets {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i] = h.Poller.Poll(ctx, t)
+			results[i] = h.Poller.PollTelling(ctx, t, pre.Heard(i, t.Name))
 		}()
 	}
 	wg.Wait()
 	h.logNoSlot(results)
 	// collector.Collect, not a registry: the same families without the
 	// registry's copy and check of every series (docs/performance.md).
-	scrape := collector.Collect(results, choices, h.Names, h.Limits, h.Logger, global)
+	scrape := collector.CollectPremapped(results, pre, h.Logger, global)
 	writeScrape(w, r, scrape, newPromLogger(h.Logger))
 }
 

@@ -71,6 +71,9 @@ type Passthrough struct {
 	// Results) once mapped, so the replies and their compact form do
 	// not all coexist (Collect, which owns its copy of the results).
 	release bool
+	// pre, when set, holds members mapped while the scrape waited for
+	// the others (Premap); collect maps the rest.
+	pre *Premap
 }
 
 // Choice is what a scrape exposes of one ensemble beyond the ensemble
@@ -106,6 +109,7 @@ func (c Passthrough) Collect(ch chan<- prometheus.Metric) {
 func (c Passthrough) collect(ch chan<- prometheus.Metric) *passStream {
 	lim := c.Limits.withDefaults()
 	type job struct {
+		target   int
 		ensemble string
 		member   *ensemble.MemberSnapshot
 		keys     KeyFilter
@@ -122,20 +126,41 @@ func (c Passthrough) collect(ch chan<- prometheus.Metric) *passStream {
 		}
 		for k := range r.Members {
 			if s := &r.Members[k]; s.Up && s.Mntr != nil {
-				jobs = append(jobs, job{r.Target.Name, s, choice.Keys})
+				jobs = append(jobs, job{i, r.Target.Name, s, choice.Keys})
 				most = max(most, len(s.Mntr.Samples))
 			}
 		}
 	}
 	members := make([]passMember, len(jobs))
+	// The members mapped during the polls first, then the others.
+	left := make([]int, 0, len(jobs))
+	if c.pre != nil {
+		c.pre.finish()
+	}
+	for i, j := range jobs {
+		if c.pre == nil {
+			left = append(left, i)
+		} else if pm, ok := c.pre.take(j.target, j.ensemble, j.member.Member.Address, j.member.Mntr); ok {
+			members[i] = pm
+			if c.release {
+				j.member.Mntr = nil
+			}
+		} else {
+			left = append(left, i)
+		}
+	}
+	if c.pre != nil {
+		c.pre.drop()
+	}
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(jobs)) {
+	for range min(runtime.GOMAXPROCS(0), len(left)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			var comp compactor
-			for i := int(next.Add(1) - 1); i < len(jobs); i = int(next.Add(1) - 1) {
+			for n := int(next.Add(1) - 1); n < len(left); n = int(next.Add(1) - 1) {
+				i := left[n]
 				j := jobs[i]
 				members[i] = comp.compact(j.ensemble, j.member.Member.Address, c.Names.mapMntrKeys(j.member.Mntr, lim, j.keys))
 				if c.release {

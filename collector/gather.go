@@ -38,6 +38,14 @@ type Scrape struct {
 // exporter's own metrics) come first; a family of ours with one of their
 // names is dropped and logged.
 func Collect(results []ensemble.Result, choices []Choice, names *Names, limits Limits, logger log.Logger, global prometheus.Gatherer) *Scrape {
+	return CollectPremapped(results, NewPremap(choices, names, limits), logger, global)
+}
+
+// CollectPremapped is Collect with the choices, names and limits of pre,
+// whose Heard callbacks were given the polls of results: the members it
+// mapped meanwhile are not mapped again.
+func CollectPremapped(results []ensemble.Result, pre *Premap, logger log.Logger, global prometheus.Gatherer) *Scrape {
+	choices, names, limits := pre.choices, pre.names, pre.limits
 	byName := map[string]*dto.MetricFamily{}
 	var errs prometheus.MultiError
 	// global is gathered beside the mapping, which is CPU, while it is
@@ -65,7 +73,7 @@ func Collect(results []ensemble.Result, choices []Choice, names *Names, limits L
 	go func() {
 		defer close(ch)
 		Ensembles{Results: own, Limits: limits, Names: names, Logger: logger, direct: true}.Collect(ch)
-		pass = Passthrough{Results: own, Choices: choices, Names: names, Limits: limits, Logger: logger, direct: true, release: true}.collect(ch)
+		pass = Passthrough{Results: own, Choices: choices, Names: names, Limits: limits, Logger: logger, direct: true, release: true, pre: pre}.collect(ch)
 	}()
 	clashes := 0
 	for m := range ch {

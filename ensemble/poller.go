@@ -159,12 +159,35 @@ type flight struct {
 	result Result
 	mu     sync.Mutex
 	heard  map[string]MemberSnapshot
+	// told are the scrapes' PollTelling callbacks, told of each member
+	// recorded after they joined (the ones before, when they joined).
+	told []func(MemberSnapshot)
 }
 
 func (f *flight) record(s MemberSnapshot) {
 	f.mu.Lock()
 	f.heard[s.Member.Address] = s
+	told := f.told
 	f.mu.Unlock()
+	for _, tell := range told {
+		tell(s)
+	}
+}
+
+// join adds tell to the flight's callbacks and returns the members heard
+// so far, for the caller to tell: each reply heard is told once, by join
+// or by record.
+func (f *flight) join(tell func(MemberSnapshot)) []MemberSnapshot {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	heard := make([]MemberSnapshot, 0, len(f.heard))
+	for _, s := range f.heard {
+		heard = append(heard, s)
+	}
+	// A copy, not an append in place: record reads the slice it took
+	// without the lock.
+	f.told = append(f.told[:len(f.told):len(f.told)], tell)
+	return heard
 }
 
 // Poll returns the snapshot of one target: every member, always. A member
@@ -173,6 +196,16 @@ func (f *flight) record(s MemberSnapshot) {
 // shared poll carries on for the other scrapes that wait for it, bounded
 // by the members' own deadlines.
 func (p *Poller) Poll(ctx context.Context, t Target) Result {
+	return p.PollTelling(ctx, t, nil)
+}
+
+// PollTelling is Poll that also tells heard of each member as soon as its
+// poll ends (when it joins a poll already under way, of the members heard
+// by then, at once), so a scrape can work on the members' replies while it
+// waits for the others. heard runs on the poll's goroutines, and may run
+// after PollTelling has returned (the poll carries on for other scrapes):
+// it must return quickly and ignore what comes too late for it.
+func (p *Poller) PollTelling(ctx context.Context, t Target, heard func(MemberSnapshot)) Result {
 	start := time.Now()
 	key := t.pollKey()
 	p.mu.Lock()
@@ -192,7 +225,16 @@ func (p *Poller) Poll(ctx context.Context, t Target) Result {
 			close(f.done)
 		}()
 	}
+	var already []MemberSnapshot
+	if heard != nil {
+		// Under p.mu, as the flight is still in p.flights: its poll has
+		// not ended, so every member it hears after the join tells heard.
+		already = f.join(heard)
+	}
 	p.mu.Unlock()
+	for _, s := range already {
+		heard(s)
+	}
 	select {
 	case <-f.done:
 		return f.result

@@ -149,3 +149,57 @@ func TestPollAbandonedKeepsDiscovered(t *testing.T) {
 		t.Errorf("voters %d up %d, want 3 and 2", r.View.Voters, r.View.VotersUp)
 	}
 }
+
+// TestPollTellingTellsEachReplyOnce: a scrape is told of each member as
+// its poll ends; a scrape that joins the poll under way is told at once of
+// the members heard by then and later of the others: each reply once.
+func TestPollTellingTellsEachReplyOnce(t *testing.T) {
+	quick := fakezk.New(t)
+	quick.Set("srvr", []byte("Zookeeper version: 3.8.0\nZxid: 0x100000005\nMode: follower\n"), fakezk.Answer)
+	hung := fakezk.New(t)
+	for _, w := range []string{"srvr", "mntr", "conf", "ruok"} {
+		hung.Set(w, nil, fakezk.Stall)
+	}
+	p := NewPoller(log.NewNopLogger(), DefaultMaxConcurrency)
+	target := Target{Name: "e", Members: []config.Member{{Address: quick.Addr()}, {Address: hung.Addr()}}, Timeout: 3 * time.Second}
+
+	type told struct {
+		mu    sync.Mutex
+		times map[string]int
+	}
+	tell := func(k *told) func(MemberSnapshot) {
+		k.times = map[string]int{}
+		return func(s MemberSnapshot) {
+			k.mu.Lock()
+			k.times[s.Member.Address]++
+			k.mu.Unlock()
+		}
+	}
+	count := func(k *told, addr string) int {
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		return k.times[addr]
+	}
+	var first, second told
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	p.PollTelling(ctx, target, tell(&first))
+	if n := count(&first, quick.Addr()); n != 1 {
+		t.Errorf("the first scrape was told of the quick member %d times by its end, want 1", n)
+	}
+	// The poll goes on for the hung member: the second scrape joins it.
+	r := p.PollTelling(context.Background(), target, tell(&second))
+	if r.Members[1].Up {
+		t.Fatalf("hung member up: %+v", r.Members[1])
+	}
+	for _, m := range target.Members {
+		if n := count(&second, m.Address); n != 1 {
+			t.Errorf("the joining scrape was told of %s %d times, want 1", m.Address, n)
+		}
+	}
+	// The first scrape's callback is still told when the poll ends, after
+	// it gave up (Premap ignores it then).
+	if n := count(&first, hung.Addr()); n != 1 {
+		t.Errorf("the first scrape was told of the hung member %d times, want 1", n)
+	}
+}
