@@ -17,6 +17,7 @@ type family struct {
 	kind       valueKind
 	help       string
 	labelNames []string
+	support    int // for a planned family, how many members send it (plan)
 }
 
 // emitter sends metrics for one scrape and keeps the exposition valid
@@ -63,7 +64,7 @@ func seriesID(name string, labelValues []string) [2]uint64 {
 
 // reserve registers a family's schema before any series (see plan); false
 // when another family holds the name or one of its summary names.
-func (e *emitter) reserve(name, help string, kind valueKind, labelNames []string) bool {
+func (e *emitter) reserve(name, help string, kind valueKind, labelNames []string, support int) bool {
 	if _, ok := e.families[name]; ok || e.taken[name] || (e.direct && !validFamily(name, labelNames)) {
 		return false
 	}
@@ -76,12 +77,27 @@ func (e *emitter) reserve(name, help string, kind valueKind, labelNames []string
 		}
 		e.taken[name+"_sum"], e.taken[name+"_count"] = true, true
 	}
-	e.families[name] = family{kind: kind, help: help, labelNames: labelNames}
+	e.families[name] = family{kind: kind, help: help, labelNames: labelNames, support: support}
 	return true
 }
 
 // admit checks a series against the families sent so far.
 func (e *emitter) admit(name, help string, kind valueKind, labelNames, labelValues []string) bool {
+	if !e.admitFamily(name, help, kind, labelNames) {
+		return false
+	}
+	id := seriesID(name, labelValues)
+	if _, dup := e.series[id]; dup {
+		e.dropped++
+		return false
+	}
+	e.series[id] = struct{}{}
+	return true
+}
+
+// admitFamily checks a series' family (not the series: see admit)
+// against the families sent so far.
+func (e *emitter) admitFamily(name, help string, kind valueKind, labelNames []string) bool {
 	if f, ok := e.families[name]; ok {
 		if f.kind != kind || f.help != help || !slices.Equal(f.labelNames, labelNames) {
 			e.dropped++
@@ -105,12 +121,6 @@ func (e *emitter) admit(name, help string, kind valueKind, labelNames, labelValu
 		}
 		e.families[name] = family{kind: kind, help: help, labelNames: labelNames}
 	}
-	id := seriesID(name, labelValues)
-	if _, dup := e.series[id]; dup {
-		e.dropped++
-		return false
-	}
-	e.series[id] = struct{}{}
 	return true
 }
 

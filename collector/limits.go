@@ -81,8 +81,12 @@ func reservedSuffix(m mntrMetric) bool {
 	if m.kind == kindSummary {
 		return false
 	}
-	// As exposed: zookeeper_count ends in _count too.
-	ends := func(suffix string) bool { return m.name == suffix || strings.HasSuffix(m.name, "_"+suffix) }
+	// As exposed: zookeeper_count ends in _count too. (No "_"+suffix:
+	// this runs for every metric of every member.)
+	ends := func(suffix string) bool {
+		rest, found := strings.CutSuffix(m.name, suffix)
+		return found && (rest == "" || strings.HasSuffix(rest, "_"))
+	}
 	if ends("sum") || ends("count") || ends("bucket") {
 		return true
 	}
@@ -190,13 +194,32 @@ func plan(e *emitter, members []passMember, l Limits) {
 	for k, st := range stats {
 		keys = append(keys, entry{k, st})
 	}
+	// The comparisons one after the other, not cmp.Or's arguments: those
+	// are all evaluated, help texts compared at every step.
 	slices.SortFunc(keys, func(x, y entry) int {
 		a, b, sa, sb := x.k, y.k, x.st, y.st
-		return cmp.Or(cmp.Compare(sb.support, sa.support), compareBool(sb.known, sa.known), cmp.Compare(len(sa.labels), len(sb.labels)),
-			cmp.Compare(a.name, b.name), cmp.Compare(a.labels, b.labels), cmp.Compare(a.help, b.help), cmp.Compare(a.kind, b.kind))
+		if c := cmp.Compare(sb.support, sa.support); c != 0 {
+			return c
+		}
+		if c := compareBool(sb.known, sa.known); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(len(sa.labels), len(sb.labels)); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.name, b.name); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.labels, b.labels); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.help, b.help); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.kind, b.kind)
 	})
 	for _, x := range keys {
-		e.reserve(namespace+"_"+x.k.name, x.k.help, x.k.kind, append(memberLabels[:2:2], x.st.labels...))
+		e.reserve(namespace+"_"+x.k.name, x.k.help, x.k.kind, append(memberLabels[:2:2], x.st.labels...), x.st.support)
 	}
 }
 

@@ -499,8 +499,9 @@ func splitKeyed(stem string) (name, key string) {
 		return stem, ""
 	}
 	for _, suffix := range keyedSuffixes {
-		if k, found := strings.CutSuffix(stem, "_"+suffix); found && k != "" {
-			return suffix, k
+		// stem ends in "_"+suffix, without building that string.
+		if k, found := strings.CutSuffix(stem, suffix); found && len(k) > 1 && k[len(k)-1] == '_' {
+			return suffix, k[:len(k)-1]
 		}
 	}
 	return stem, ""

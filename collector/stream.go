@@ -21,12 +21,18 @@ import (
 // interns its own (compactor): a few hundred a scrape.
 type passSpec struct {
 	name, help string // name without zookeeper_
+	full       string // name with zookeeper_, built once, not per series
 	kind       valueKind
 	known      bool
 	drop       string // a drop's reason (the metric is nothing else)
 	// fam is the family this spec's series went to (-1: none yet); set by
 	// the admission, which runs on one goroutine.
 	fam int32
+	// verdict is what Limits.admissible says of the spec's metrics
+	// without labels of their own (judged: said), kept by the admission:
+	// specs live for one scrape, under one set of limits.
+	verdict string
+	judged  bool
 }
 
 // passMetric is one member's metric, compact: its spec, its own labels
@@ -73,6 +79,7 @@ func (c *compactor) intern(m *mntrMetric) *passSpec {
 		c.specs = map[string][]*passSpec{}
 	}
 	s := &k
+	s.full = namespace + "_" + s.name
 	c.specs[m.name] = append(same, s)
 	return s
 }
@@ -133,6 +140,10 @@ type passStream struct {
 	members  []passMember
 	families []*passFamily // sorted by name (sortFamilies)
 	byName   map[string]int32
+	// sentBy[f] is 1 + the member that sent a series without labels of
+	// its own to families[f] last: within a member such a series can
+	// only repeat itself (admit).
+	sentBy []int32
 }
 
 // admit decides which of one member's metrics are sent, within its limits
@@ -154,8 +165,18 @@ func (p *passStream) admit(e *emitter, member int, lim Limits) map[string]int {
 	var perFamily map[string]int
 	for i := range pm.metrics {
 		m := &pm.metrics[i]
-		v := m.view()
-		if reason := lim.admissible(v); reason != "" {
+		spec := m.spec
+		unlabelled := m.labels == nil || len(m.labels.names) == 0
+		var reason string
+		if unlabelled {
+			if !spec.judged {
+				spec.verdict, spec.judged = lim.admissible(m.view()), true
+			}
+			reason = spec.verdict
+		} else {
+			reason = lim.admissible(m.view())
+		}
+		if reason != "" {
 			drop(reason)
 			continue
 		}
@@ -163,23 +184,59 @@ func (p *passStream) admit(e *emitter, member int, lim Limits) map[string]int {
 			drop(dropSeriesLimit)
 			continue
 		}
-		labelNames, labelValues := memberLabels, memberValues
-		if len(v.labelNames()) > 0 {
-			if perFamily == nil {
-				perFamily = map[string]int{}
+		fam := spec.fam
+		if !unlabelled || fam < 0 || len(p.families[fam].labelNames) != len(memberLabels) {
+			// The first series of its spec, or one with labels: checked
+			// against the families in full. A spec whose series without
+			// labels went to a family before has nothing more to check
+			// but whether this member repeats it (below): same name,
+			// help, kind and labels.
+			labelNames, labelValues := memberLabels, memberValues
+			if !unlabelled {
+				if perFamily == nil {
+					perFamily = map[string]int{}
+				}
+				if perFamily[spec.name] >= lim.MaxSeriesPerFamily {
+					drop(dropLabelValuesLimit)
+					continue
+				}
+				perFamily[spec.name]++
+				labelNames = append(memberLabels[:2:2], m.labels.names...)
+				labelValues = append([]string{pm.ensemble, pm.server}, m.labels.values...)
 			}
-			if perFamily[v.name] >= lim.MaxSeriesPerFamily {
-				drop(dropLabelValuesLimit)
+			admitted := false
+			if unlabelled {
+				admitted = e.admitFamily(spec.full, spec.help, spec.kind, labelNames)
+			} else {
+				admitted = e.admit(spec.full, spec.help, spec.kind, labelNames, labelValues)
+			}
+			if !admitted {
+				drop(dropConflict)
 				continue
 			}
-			perFamily[v.name]++
-			labelNames = append(memberLabels[:2:2], m.labels.names...)
-			labelValues = append([]string{pm.ensemble, pm.server}, m.labels.values...)
+			f, ok := p.byName[spec.full]
+			if !ok {
+				f = int32(len(p.families))
+				p.byName[spec.full] = f
+				planned := e.families[spec.full]
+				p.families = append(p.families, &passFamily{name: spec.full, help: spec.help, kind: spec.kind, labelNames: planned.labelNames,
+					recs: make([]passRecord, 0, planned.support)})
+				p.sentBy = append(p.sentBy, 0)
+			}
+			if spec.fam < 0 {
+				spec.fam = f
+			}
+			fam = f
 		}
-		full := namespace + "_" + v.name
-		if !e.admit(full, v.help, v.kind, labelNames, labelValues) {
-			drop(dropConflict)
-			continue
+		if unlabelled {
+			// The series set for these: the family, as all of a member's
+			// series carry its ensemble and server.
+			if p.sentBy[fam] == int32(member)+1 {
+				e.dropped++
+				drop(dropConflict)
+				continue
+			}
+			p.sentBy[fam] = int32(member) + 1
 		}
 		// As client_golang refuses a label value that is not UTF-8.
 		if !memberValid || !validValues(m.labels) {
@@ -187,19 +244,9 @@ func (p *passStream) admit(e *emitter, member int, lim Limits) map[string]int {
 			drop(dropConflict)
 			continue
 		}
-		fam := m.spec.fam
-		if fam < 0 {
-			f, ok := p.byName[full]
-			if !ok {
-				f = int32(len(p.families))
-				p.byName[full] = f
-				p.families = append(p.families, &passFamily{name: full, help: v.help, kind: v.kind, labelNames: e.families[full].labelNames})
-			}
-			m.spec.fam, fam = f, f
-		}
-		own := m.labels
-		if len(v.labelNames()) == 0 {
-			own = nil
+		var own *mntrLabels
+		if !unlabelled {
+			own = m.labels
 		}
 		p.families[fam].recs = append(p.families[fam].recs, passRecord{labels: own, member: int32(member), vals: m.vals, nq: m.nq})
 		sent++
