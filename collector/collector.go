@@ -132,25 +132,21 @@ func (c Passthrough) collect(ch chan<- prometheus.Metric) *passStream {
 		}
 	}
 	members := make([]passMember, len(jobs))
-	// The members mapped during the polls first, then the others.
+	// The members mapped during the polls from the very reply their
+	// result holds first (each once), then the others.
+	premapped := c.pre.finish()
 	left := make([]int, 0, len(jobs))
-	if c.pre != nil {
-		c.pre.finish()
-	}
 	for i, j := range jobs {
-		if c.pre == nil {
-			left = append(left, i)
-		} else if pm, ok := c.pre.take(j.target, j.ensemble, j.member.Member.Address, j.member.Mntr); ok {
-			members[i] = pm
+		k := premapKey{j.target, j.member.Member.Address}
+		if m, ok := premapped[k]; ok && m.mntr == j.member.Mntr && m.ensemble == j.ensemble {
+			delete(premapped, k)
+			members[i] = m.member
 			if c.release {
 				j.member.Mntr = nil
 			}
-		} else {
-			left = append(left, i)
+			continue
 		}
-	}
-	if c.pre != nil {
-		c.pre.drop()
+		left = append(left, i)
 	}
 	var next atomic.Int64
 	var wg sync.WaitGroup

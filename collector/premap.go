@@ -114,33 +114,21 @@ func (p *Premap) work(comp *compactor) {
 	}
 }
 
-// finish stops the premapping: what is queued is still mapped, what is
-// heard from now on is not. It waits for the workers.
-func (p *Premap) finish() {
+// finish stops the premapping (what is queued is still mapped, what is
+// heard from now on is not), waits for the workers and hands over what
+// they mapped: the Premap keeps none of it, so a poll that carries on for
+// a hung member holds only the Heard callback. nil: nothing.
+func (p *Premap) finish() map[premapKey]premapped {
+	if p == nil {
+		return nil
+	}
 	p.mu.Lock()
 	p.closed = true
 	p.mu.Unlock()
 	p.idle.Wait()
-}
-
-// drop lets go of what was mapped and not taken, and of the replies it
-// was mapped from: a poll that carries on for a hung member still holds
-// the Heard callback, not what it mapped.
-func (p *Premap) drop() {
 	p.mu.Lock()
+	defer p.mu.Unlock()
+	mapped := p.mapped
 	p.mapped, p.queue = nil, nil
-	p.mu.Unlock()
-}
-
-// take returns the member mapped from exactly this reply of target's
-// member, if it was (once: the compact member then belongs to the caller).
-// Only after finish, on one goroutine.
-func (p *Premap) take(target int, ensembleName, server string, mntr *fourletter.Mntr) (passMember, bool) {
-	k := premapKey{target, server}
-	m, ok := p.mapped[k]
-	if !ok || m.mntr != mntr || m.ensemble != ensembleName {
-		return passMember{}, false
-	}
-	delete(p.mapped, k)
-	return m.member, true
+	return mapped
 }

@@ -105,17 +105,17 @@ func TestPremapMapsWhatItIsTold(t *testing.T) {
 	for _, s := range five.Members[2:] {
 		heard(s)
 	}
-	pre.finish()
-	if len(pre.mapped) != len(five.Members)-2 {
-		t.Fatalf("%d members mapped, want %d", len(pre.mapped), len(five.Members)-2)
+	mapped := pre.finish()
+	if len(mapped) != len(five.Members)-2 {
+		t.Fatalf("%d members mapped, want %d", len(mapped), len(five.Members)-2)
 	}
 	for _, s := range five.Members[2:] {
-		m, ok := pre.take(0, five.Target.Name, s.Member.Address, s.Mntr)
-		if !ok || len(m.metrics) == 0 || m.server != s.Member.Address {
-			t.Errorf("member %s: taken %v, %d metrics", s.Member.Address, ok, len(m.metrics))
+		m, ok := mapped[premapKey{0, s.Member.Address}]
+		if !ok || m.mntr != s.Mntr || len(m.member.metrics) == 0 || m.member.server != s.Member.Address {
+			t.Errorf("member %s: mapped %v, from its reply %v, %d metrics", s.Member.Address, ok, m.mntr == s.Mntr, len(m.member.metrics))
 		}
 	}
-	if _, ok := pre.take(0, five.Target.Name, five.Members[2].Member.Address, five.Members[2].Mntr); ok {
-		t.Error("a member taken twice")
+	if again := pre.finish(); len(again) != 0 {
+		t.Errorf("the members handed over twice: %d", len(again))
 	}
 }
