@@ -83,9 +83,11 @@ func (e *emitter) reserve(name, help string, kind valueKind, labelNames []string
 
 // admit checks a series against the families sent so far.
 func (e *emitter) admit(name, help string, kind valueKind, labelNames, labelValues []string) bool {
-	if !e.admitFamily(name, help, kind, labelNames) {
-		return false
-	}
+	return e.admitFamily(name, help, kind, labelNames) && e.newSeries(name, labelValues)
+}
+
+// newSeries says whether a series was not sent before, and records it.
+func (e *emitter) newSeries(name string, labelValues []string) bool {
 	id := seriesID(name, labelValues)
 	if _, dup := e.series[id]; dup {
 		e.dropped++

@@ -25,8 +25,9 @@ type passSpec struct {
 	kind       valueKind
 	known      bool
 	drop       string // a drop's reason (the metric is nothing else)
-	// fam is the family this spec's series went to (-1: none yet); set by
-	// the admission, which runs on one goroutine.
+	// fam is the family this spec's series without labels of their own
+	// went to (-1: none yet); set by the admission, which runs on one
+	// goroutine.
 	fam int32
 	// verdict is what Limits.admissible says of the spec's metrics
 	// without labels of their own (judged: said), kept by the admission:
@@ -185,12 +186,12 @@ func (p *passStream) admit(e *emitter, member int, lim Limits) map[string]int {
 			continue
 		}
 		fam := spec.fam
-		if !unlabelled || fam < 0 || len(p.families[fam].labelNames) != len(memberLabels) {
-			// The first series of its spec, or one with labels: checked
-			// against the families in full. A spec whose series without
-			// labels went to a family before has nothing more to check
-			// but whether this member repeats it (below): same name,
-			// help, kind and labels.
+		if !unlabelled || fam < 0 {
+			// The first series without labels of its spec, or one with
+			// labels: checked against the families in full. A spec
+			// whose series without labels went to a family before has
+			// nothing more to check but whether this member repeats it
+			// (below): same name, help, kind and labels.
 			labelNames, labelValues := memberLabels, memberValues
 			if !unlabelled {
 				if perFamily == nil {
@@ -204,29 +205,15 @@ func (p *passStream) admit(e *emitter, member int, lim Limits) map[string]int {
 				labelNames = append(memberLabels[:2:2], m.labels.names...)
 				labelValues = append([]string{pm.ensemble, pm.server}, m.labels.values...)
 			}
-			admitted := false
-			if unlabelled {
-				admitted = e.admitFamily(spec.full, spec.help, spec.kind, labelNames)
-			} else {
-				admitted = e.admit(spec.full, spec.help, spec.kind, labelNames, labelValues)
-			}
-			if !admitted {
+			// Series without labels are told apart by family (below).
+			if !e.admitFamily(spec.full, spec.help, spec.kind, labelNames) || (!unlabelled && !e.newSeries(spec.full, labelValues)) {
 				drop(dropConflict)
 				continue
 			}
-			f, ok := p.byName[spec.full]
-			if !ok {
-				f = int32(len(p.families))
-				p.byName[spec.full] = f
-				planned := e.families[spec.full]
-				p.families = append(p.families, &passFamily{name: spec.full, help: spec.help, kind: spec.kind, labelNames: planned.labelNames,
-					recs: make([]passRecord, 0, planned.support)})
-				p.sentBy = append(p.sentBy, 0)
+			fam = p.familyOf(e, spec)
+			if unlabelled {
+				spec.fam = fam
 			}
-			if spec.fam < 0 {
-				spec.fam = f
-			}
-			fam = f
 		}
 		if unlabelled {
 			// The series set for these: the family, as all of a member's
@@ -257,6 +244,21 @@ func (p *passStream) admit(e *emitter, member int, lim Limits) map[string]int {
 		{Name: &memberLabels[1], Value: &pm.server},
 	}
 	return drops
+}
+
+// familyOf is the index of spec's family, added as the plan reserved it
+// when spec's is its first series.
+func (p *passStream) familyOf(e *emitter, spec *passSpec) int32 {
+	if f, ok := p.byName[spec.full]; ok {
+		return f
+	}
+	f := int32(len(p.families))
+	p.byName[spec.full] = f
+	planned := e.families[spec.full]
+	p.families = append(p.families, &passFamily{name: spec.full, help: spec.help, kind: spec.kind, labelNames: planned.labelNames,
+		recs: make([]passRecord, 0, planned.support)})
+	p.sentBy = append(p.sentBy, 0)
+	return f
 }
 
 func validValues(l *mntrLabels) bool {
