@@ -14,16 +14,23 @@ import (
 	"github.com/zookeeper-exporter/zookeeper_exporter/internal/fakezk"
 )
 
+// quickAndHung are two members: one that answers srvr at once, one that
+// accepts and never answers.
+func quickAndHung(t *testing.T) (quick, hung *fakezk.Server) {
+	quick = fakezk.New(t)
+	quick.Set("srvr", []byte("Zookeeper version: 3.8.0\nZxid: 0x100000005\nMode: follower\n"), fakezk.Answer)
+	hung = fakezk.New(t)
+	for _, w := range []string{"srvr", "mntr", "conf", "ruok"} {
+		hung.Set(w, nil, fakezk.Stall)
+	}
+	return quick, hung
+}
+
 // TestPollAbandonedKeepsEveryMember: a scrape that gives up before its
 // members' deadline still gets every member: the ones heard from with what
 // they said, the others down with reason timeout.
 func TestPollAbandonedKeepsEveryMember(t *testing.T) {
-	quick := fakezk.New(t)
-	quick.Set("srvr", []byte("Zookeeper version: 3.8.0\nZxid: 0x100000005\nMode: follower\n"), fakezk.Answer)
-	hung := fakezk.New(t)
-	for _, w := range []string{"srvr", "mntr", "conf", "ruok"} {
-		hung.Set(w, nil, fakezk.Stall)
-	}
+	quick, hung := quickAndHung(t)
 	p := NewPoller(log.NewNopLogger(), DefaultMaxConcurrency)
 	target := Target{Name: "e", Members: []config.Member{{Address: quick.Addr()}, {Address: hung.Addr()}}, Timeout: 5 * time.Second}
 
@@ -154,12 +161,7 @@ func TestPollAbandonedKeepsDiscovered(t *testing.T) {
 // its poll ends; a scrape that joins the poll under way is told at once of
 // the members heard by then and later of the others: each reply once.
 func TestPollTellingTellsEachReplyOnce(t *testing.T) {
-	quick := fakezk.New(t)
-	quick.Set("srvr", []byte("Zookeeper version: 3.8.0\nZxid: 0x100000005\nMode: follower\n"), fakezk.Answer)
-	hung := fakezk.New(t)
-	for _, w := range []string{"srvr", "mntr", "conf", "ruok"} {
-		hung.Set(w, nil, fakezk.Stall)
-	}
+	quick, hung := quickAndHung(t)
 	p := NewPoller(log.NewNopLogger(), DefaultMaxConcurrency)
 	target := Target{Name: "e", Members: []config.Member{{Address: quick.Addr()}, {Address: hung.Addr()}}, Timeout: 3 * time.Second}
 
